@@ -1,0 +1,64 @@
+/**
+ * The one interface every scenario is written against. A topology is an
+ * environment with a lifecycle (as in testcontainers): a driver's `up()`
+ * returns a started handle, or tears down whatever it started and rethrows.
+ */
+
+export type TopologyKind = 'local' | 'compose' | 'swarm';
+export type ProxyKind = 'haproxy' | 'nginx';
+export type AdapterKind = 'redis' | 'redis-sharded' | 'redis-streams';
+
+export interface TopologyOptions {
+  kind: TopologyKind;
+  proxy: ProxyKind;
+  replicas: number;
+  adapter: AdapterKind;
+  /** Extra environment for every replica (e.g. CORS_ORIGINS, RATE_LIMIT_*). */
+  replicaEnv?: Readonly<Record<string, string>>;
+  /** Where process logs go; the local driver writes one file per process. */
+  logDir?: string;
+}
+
+export interface ReplicaEndpoint {
+  /** The replica's id as it reports it in `welcome` / `whoami`. */
+  id: string;
+  /** Address the proxy reaches it at (what DNS answers), e.g. 127.0.1.2. */
+  address: string;
+  port: number;
+  /** Direct URL, bypassing the proxy (health checks, metrics, raw tests). */
+  url: string;
+}
+
+export interface Endpoints {
+  /** Where clients connect: the proxy. */
+  proxyUrl: string;
+  /** Proxy statistics / admin URL when the proxy has one. */
+  statsUrl?: string;
+  replicas: ReplicaEndpoint[];
+  /** redis:// URL of the shared Redis, when reachable from the runner. */
+  redisUrl?: string;
+}
+
+export type ReplicaSignal = 'SIGKILL' | 'SIGTERM';
+
+export interface Topology extends AsyncDisposable {
+  readonly kind: TopologyKind;
+  readonly options: Readonly<TopologyOptions>;
+  /** Current endpoints; replicas listed are the ones started and not stopped. */
+  endpoints(): Endpoints;
+  /** Change the replica count; resolves when the proxy routes to exactly `count` ready replicas. */
+  scale(count: number): Promise<void>;
+  /** Send a signal to one replica (by id) and wait for it to exit. */
+  kill(replicaId: string, signal: ReplicaSignal): Promise<void>;
+  /** Start a replica that was killed again, under the same id and address. */
+  start(replicaId: string): Promise<void>;
+  /** Stop / start a dependency the replicas share. */
+  stopDependency(name: 'redis'): Promise<void>;
+  startDependency(name: 'redis'): Promise<void>;
+  /** Stop everything this topology started. Idempotent. */
+  down(): Promise<void>;
+}
+
+export interface TopologyDriver {
+  up(options: TopologyOptions): Promise<Topology>;
+}
