@@ -143,3 +143,26 @@ export function validateRoom(room: unknown): Validation<string> {
   }
   return { ok: true, value: room };
 }
+
+/** `GET /healthz`: answered while the process is alive, draining or not. */
+export interface HealthReply {
+  status: 'ok';
+  replica: string;
+}
+
+/** State of one of the replica's Redis connections, as `/readyz` reports it. */
+export type RedisConnectionState = 'connecting' | 'ready' | 'reconnecting' | 'closed';
+
+/**
+ * `GET /readyz`: 200 with `status: 'ready'` only while every Redis connection
+ * is ready and the replica is not draining; otherwise 503 with a reason, so a
+ * proxy's health check takes the replica out of rotation.
+ */
+export interface ReadyReply {
+  status: 'ready' | 'unavailable';
+  replica: string;
+  /** Why the replica is unavailable; absent when ready. */
+  reason?: string;
+  draining: boolean;
+  redis: Record<string, RedisConnectionState>;
+}

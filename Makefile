@@ -1,0 +1,59 @@
+# wsk — every step has a target; `make help` lists them.
+SHELL := /bin/bash
+NODE  := node --import tsx
+BIN   := ./node_modules/.bin
+REPLICAS ?= 3
+CLIENTS  ?= 60
+PROXY    ?= haproxy
+ADAPTER  ?= redis
+N        ?= 3
+STACK    ?= wsk
+COMPOSE  ?= docker compose
+TESTS    := $(shell find server client scenarios test -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
+
+.DEFAULT_GOAL := help
+.PHONY: help setup scenarios test typecheck lint unit check demo up down scale logs deploy undeploy
+
+help: ## List every target
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: ## Install npm packages (npm ci) and, when missing, redis-server, haproxy, nginx, docker-compose, chromium
+	@bash scripts/setup.sh
+
+scenarios: setup ## Run every scenario on the local topology (REPLICAS=3 CLIENTS=60 PROXY=haproxy ADAPTER=redis)
+	$(NODE) scenarios/cli.ts --replicas $(REPLICAS) --clients $(CLIENTS) --proxy $(PROXY) --adapter $(ADAPTER) $(ARGS)
+
+test: setup typecheck lint check unit ## Typecheck, lint, validate deployable files, run every test
+
+typecheck: ## TypeScript, strict
+	$(BIN)/tsc -p .
+
+lint: ## Biome
+	$(BIN)/biome lint .
+
+unit: ## All tests (unit and integration against real processes)
+	$(NODE) --test $(TESTS)
+
+check: ## Validate haproxy.cfg, the nginx template, docker-compose.yml and the Swarm stack statically
+	@bash scripts/check.sh
+
+demo: setup ## Keep a local stack running and print its URLs (Ctrl-C stops it)
+	$(NODE) scenarios/stack-cli.ts up --replicas $(REPLICAS) --proxy $(PROXY) --adapter $(ADAPTER)
+
+up: ## Docker Compose: build and start the stack with N server replicas (needs .env, see .env.example)
+	$(COMPOSE) up -d --build --wait --scale server=$(N)
+
+down: ## Docker Compose: stop and remove the stack
+	$(COMPOSE) --profile nginx down -v --remove-orphans
+
+scale: ## Docker Compose: scale the server to N replicas (make scale N=5)
+	$(COMPOSE) up -d --wait --no-recreate --scale server=$(N)
+
+logs: ## Docker Compose: follow the logs
+	$(COMPOSE) logs -f --tail=100
+
+deploy: ## Docker Swarm: deploy stack/docker-stack.yml as STACK (secrets must exist, see README)
+	docker stack deploy --detach=false -c stack/docker-stack.yml $(STACK)
+
+undeploy: ## Docker Swarm: remove the stack
+	docker stack rm $(STACK)

@@ -1,0 +1,75 @@
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+
+/** Defaults in one place; the README's table is written from these. */
+export const DEFAULTS = {
+  topology: 'local',
+  proxy: 'haproxy',
+  adapter: 'redis',
+  replicas: 3,
+  clients: 60,
+} as const;
+
+const schema = z.object({
+  topology: z.enum(['local', 'compose', 'swarm']),
+  proxy: z.enum(['haproxy', 'nginx']),
+  adapter: z.enum(['redis', 'redis-sharded', 'redis-streams']),
+  replicas: z.coerce.number().int().min(1).max(16),
+  clients: z.coerce.number().int().min(2).max(5000),
+  only: z.array(z.string().min(1)).optional(),
+  json: z.string().min(1).optional(),
+  logDir: z.string().min(1).optional(),
+});
+
+export type RunnerOptions = z.infer<typeof schema>;
+
+export class UsageError extends Error {
+  readonly code = 'USAGE';
+}
+
+export const SCENARIOS_USAGE = `usage: npm run scenarios -- [--topology local|compose|swarm] [--proxy haproxy|nginx]
+       [--adapter redis|redis-sharded|redis-streams] [--replicas N] [--clients N]
+       [--only a,b] [--json FILE] [--log-dir DIR]`;
+
+/**
+ * Parse runner flags strictly: an unknown flag or a bad value is a UsageError
+ * listing every problem at once, so a typo never runs a different experiment.
+ */
+export function parseRunnerArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}): RunnerOptions {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        topology: { type: 'string' },
+        proxy: { type: 'string' },
+        adapter: { type: 'string' },
+        replicas: { type: 'string' },
+        clients: { type: 'string' },
+        only: { type: 'string' },
+        json: { type: 'string' },
+        'log-dir': { type: 'string' },
+      },
+    }));
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  const only = typeof values.only === 'string' ? values.only.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+  const parsed = schema.safeParse({
+    topology: values.topology ?? env.WSK_TOPOLOGY ?? DEFAULTS.topology,
+    proxy: values.proxy ?? env.WSK_PROXY ?? DEFAULTS.proxy,
+    adapter: values.adapter ?? env.ADAPTER ?? DEFAULTS.adapter,
+    replicas: values.replicas ?? DEFAULTS.replicas,
+    clients: values.clients ?? DEFAULTS.clients,
+    only,
+    json: values.json,
+    logDir: values['log-dir'],
+  });
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `--${issue.path.join('.') || '?'}: ${issue.message}`);
+    throw new UsageError(problems.join('\n'));
+  }
+  return parsed.data;
+}

@@ -1,0 +1,331 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createExecRunner, type DockerRunner, runChecked } from '../docker/docker-runner.ts';
+import { requireComposePlugin, requireDockerEngine } from '../docker/engine-check.ts';
+import { type RoutingProbe, waitForProxyRouting } from '../docker/proxy-routing.ts';
+import { randomSecret, uniqueRunName } from '../docker/run-names.ts';
+import { freeTcpPort } from '../lib/free-port.ts';
+import { REPO_ROOT } from '../lib/repo-root.ts';
+import { waitFor } from '../lib/wait-for.ts';
+import type {
+  Endpoints,
+  ReplicaEndpoint,
+  ReplicaSignal,
+  Topology,
+  TopologyDriver,
+  TopologyOptions,
+} from '../topology.ts';
+import {
+  type ComposeProject,
+  downArgs,
+  inspectArgs,
+  killContainerArgs,
+  logsArgs,
+  PROXY_CONTAINER_PORT,
+  portArgs,
+  psArgs,
+  REDIS_SERVICE,
+  SERVER_PORT,
+  SERVER_SERVICE,
+  scaleArgs,
+  startContainerArgs,
+  startServiceArgs,
+  stopServiceArgs,
+  upArgs,
+  waitContainerArgs,
+} from './compose-commands.ts';
+import { type ComposeContainer, containerAddress, parseComposePs, parseContainerInspect, parsePublishedPort, sameContainer } from './compose-ps.ts';
+
+/** haproxy.cfg has 16 server-template slots; replicas beyond them would get no traffic. */
+export const MAX_COMPOSE_REPLICAS = 16;
+
+export interface ComposeTimeouts {
+  /** First `up`, which may build the image. */
+  upMs: number;
+  scaleMs: number;
+  /** Any other docker command. */
+  commandMs: number;
+  /** Until the proxy routes to exactly the expected replicas. */
+  routingMs: number;
+  /** Until a (re)started container reports healthy. */
+  healthMs: number;
+}
+
+export const DEFAULT_COMPOSE_TIMEOUTS: Readonly<ComposeTimeouts> = Object.freeze({
+  upMs: 10 * 60_000,
+  scaleMs: 5 * 60_000,
+  commandMs: 2 * 60_000,
+  routingMs: 60_000,
+  healthMs: 60_000,
+});
+
+export interface ComposeDriverOptions {
+  /** Runs `docker`; default: the real CLI on PATH. */
+  runner?: DockerRunner;
+  /** Directory holding docker-compose.yml (the project directory). */
+  projectDir?: string;
+  composeFile?: string;
+  /** How to wait for the proxy to route to the replicas; default: connect through it. */
+  routingProbe?: RoutingProbe;
+  /** Compose project name for a run; default `wsk-<time>-<random>`. */
+  projectName?: () => string;
+  /** A free host port for a proxy; default: ask the kernel. */
+  freePort?: () => Promise<number>;
+  timeouts?: Partial<ComposeTimeouts>;
+}
+
+interface Resolved {
+  runner: DockerRunner;
+  projectDir: string;
+  composeFile: string;
+  routingProbe: RoutingProbe;
+  projectName: () => string;
+  freePort: () => Promise<number>;
+  timeouts: ComposeTimeouts;
+}
+
+/**
+ * The environment every compose command of one run gets: fresh secrets (the
+ * file has no defaults for them), free host ports, and no restart policy so a
+ * killed replica stays down until the scenario starts it.
+ */
+export function composeRunEnv(
+  options: Pick<TopologyOptions, 'adapter'>,
+  ports: { haproxy: number; nginx: number },
+  secret: () => string = randomSecret,
+): Record<string, string> {
+  return {
+    REDIS_PASSWORD: secret(),
+    WSK_COOKIE_KEY: secret(),
+    WSK_STATS_USER: 'admin',
+    WSK_STATS_PASSWORD: secret(),
+    WSK_HAPROXY_PORT: String(ports.haproxy),
+    WSK_NGINX_PORT: String(ports.nginx),
+    ADAPTER: options.adapter,
+    WSK_RESTART_POLICY: 'no',
+  };
+}
+
+/**
+ * The run's override file (JSON is YAML): extra replica environment, which
+ * the base file cannot take from variables without listing every name.
+ * Undefined when there is nothing to override.
+ */
+export function composeOverride(replicaEnv: Readonly<Record<string, string>> | undefined): object | undefined {
+  if (!replicaEnv || Object.keys(replicaEnv).length === 0) return undefined;
+  return { services: { [SERVER_SERVICE]: { environment: { ...replicaEnv } } } };
+}
+
+export class ComposeTopology implements Topology {
+  readonly kind = 'compose' as const;
+  private current: Endpoints = { proxyUrl: '', replicas: [] };
+  /** Replica id (container hostname) → container id, for every replica seen, killed ones included. */
+  private readonly containers = new Map<string, string>();
+  private downed = false;
+
+  constructor(
+    readonly options: Readonly<TopologyOptions>,
+    readonly project: ComposeProject,
+    private readonly env: Readonly<Record<string, string>>,
+    private readonly config: Resolved,
+    private readonly workDir: string,
+  ) {}
+
+  endpoints(): Endpoints {
+    return structuredClone(this.current);
+  }
+
+  async scale(count: number): Promise<void> {
+    checkReplicaCount(count);
+    await this.docker(scaleArgs(this.project, count), this.config.timeouts.scaleMs);
+    await this.refresh();
+    if (this.current.replicas.length !== count) {
+      throw new Error(`scaled to ${count} but ${this.current.replicas.length} replicas are running`);
+    }
+    await this.waitForRouting();
+  }
+
+  async kill(replicaId: string, signal: ReplicaSignal): Promise<void> {
+    const containerId = this.containerOf(replicaId);
+    await this.docker(killContainerArgs(containerId, signal));
+    // `docker wait` returns once the container has stopped (SIGTERM: after the replica's drain).
+    await this.docker(waitContainerArgs(containerId));
+    await this.refresh();
+  }
+
+  async start(replicaId: string): Promise<void> {
+    const containerId = this.containerOf(replicaId);
+    await this.docker(startContainerArgs(containerId));
+    await this.waitHealthy(SERVER_SERVICE, (container) => sameContainer(container.id, containerId));
+    await this.refresh();
+    await this.waitForRouting();
+  }
+
+  /** Bring the stack up; the driver calls this once, before handing the topology out. */
+  async up(): Promise<void> {
+    await this.docker(upArgs(this.project, this.options.replicas), this.config.timeouts.upMs);
+    await this.refresh();
+    await this.waitForRouting();
+  }
+
+  async stopDependency(name: 'redis'): Promise<void> {
+    await this.docker(stopServiceArgs(this.project, serviceOf(name)));
+  }
+
+  async startDependency(name: 'redis'): Promise<void> {
+    const service = serviceOf(name);
+    await this.docker(startServiceArgs(this.project, service));
+    await this.waitHealthy(service, () => true);
+  }
+
+  async down(): Promise<void> {
+    if (this.downed) return;
+    this.downed = true;
+    try {
+      if (this.options.logDir) await this.saveLogs(this.options.logDir);
+      await this.docker(downArgs(this.project), this.config.timeouts.scaleMs);
+    } finally {
+      this.current = { proxyUrl: '', replicas: [] };
+      await rm(this.workDir, { recursive: true, force: true });
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.down();
+  }
+
+  private async docker(args: readonly string[], timeoutMs = this.config.timeouts.commandMs): Promise<string> {
+    return runChecked(this.config.runner, args, { env: this.env, timeoutMs });
+  }
+
+  private containerOf(replicaId: string): string {
+    const containerId = this.containers.get(replicaId);
+    if (!containerId) {
+      throw new Error(`no replica "${replicaId}" in compose project ${this.project.name}; known: ${[...this.containers.keys()].join(', ') || 'none'}`);
+    }
+    return containerId;
+  }
+
+  private async ps(service: string): Promise<ComposeContainer[]> {
+    return parseComposePs(await this.docker(psArgs(this.project, service)));
+  }
+
+  private async waitHealthy(service: string, match: (container: ComposeContainer) => boolean): Promise<void> {
+    await waitFor(
+      async () => {
+        const containers = (await this.ps(service)).filter(match);
+        return containers.length > 0 && containers.every((c) => c.state === 'running' && (c.health === '' || c.health === 'healthy'));
+      },
+      { what: `${service} in compose project ${this.project.name} to be running and healthy`, timeoutMs: this.config.timeouts.healthMs, intervalMs: 500 },
+    );
+  }
+
+  /** Re-read the running replicas and the proxy's published port. */
+  private async refresh(): Promise<void> {
+    const running = (await this.ps(SERVER_SERVICE)).filter((container) => container.state === 'running');
+    const details = running.length > 0 ? parseContainerInspect(await this.docker(inspectArgs(running.map((c) => c.id)))) : [];
+    const network = `${this.project.name}_default`;
+    const replicas: ReplicaEndpoint[] = [];
+    for (const container of running) {
+      const detail = details.find((d) => sameContainer(d.id, container.id));
+      if (!detail) throw new Error(`docker inspect returned nothing for container ${container.id} (${container.name})`);
+      const address = containerAddress(detail, network);
+      if (!address) throw new Error(`container ${container.name} has no IP address on ${network}`);
+      const id = detail.hostname || container.id.slice(0, 12);
+      this.containers.set(id, detail.id || container.id);
+      replicas.push({ id, address, port: SERVER_PORT, url: `http://${address}:${SERVER_PORT}` });
+    }
+    replicas.sort((a, b) => a.id.localeCompare(b.id));
+    const proxy = this.options.proxy;
+    const port = parsePublishedPort(await this.docker(portArgs(this.project, proxy, PROXY_CONTAINER_PORT[proxy])));
+    // Stats and Redis are deliberately not published (see docker-compose.yml):
+    // no statsUrl / redisUrl from outside the project network.
+    this.current = { proxyUrl: `http://127.0.0.1:${port}`, replicas };
+  }
+
+  private async waitForRouting(): Promise<void> {
+    await this.config.routingProbe(
+      this.current.proxyUrl,
+      this.current.replicas.map((replica) => replica.id),
+      { proxy: this.options.proxy, timeoutMs: this.config.timeouts.routingMs },
+    );
+  }
+
+  private async saveLogs(logDir: string): Promise<void> {
+    try {
+      await mkdir(logDir, { recursive: true });
+      const result = await this.config.runner(logsArgs(this.project), { env: this.env, timeoutMs: this.config.timeouts.commandMs });
+      await writeFile(join(logDir, `compose-${this.project.name}.log`), result.stdout + result.stderr);
+    } catch {
+      // Logs are a courtesy; never let them stop the teardown.
+    }
+  }
+}
+
+function serviceOf(name: 'redis'): string {
+  if (name !== 'redis') throw new Error(`unknown dependency ${String(name)}`);
+  return REDIS_SERVICE;
+}
+
+function checkReplicaCount(count: number): void {
+  if (!Number.isInteger(count) || count < 1 || count > MAX_COMPOSE_REPLICAS) {
+    throw new RangeError(`replicas must be a whole number in 1..${MAX_COMPOSE_REPLICAS}, got ${count}`);
+  }
+}
+
+function resolve(options: ComposeDriverOptions): Resolved {
+  const projectDir = options.projectDir ?? REPO_ROOT;
+  return {
+    runner: options.runner ?? createExecRunner({ cwd: projectDir }),
+    projectDir,
+    composeFile: options.composeFile ?? join(projectDir, 'docker-compose.yml'),
+    routingProbe: options.routingProbe ?? waitForProxyRouting,
+    projectName: options.projectName ?? (() => uniqueRunName('wsk')),
+    freePort: options.freePort ?? (() => freeTcpPort()),
+    timeouts: { ...DEFAULT_COMPOSE_TIMEOUTS, ...options.timeouts },
+  };
+}
+
+/**
+ * `docker compose` as a Topology: one Compose project per run, torn down by
+ * `down()`. Fails at once, before creating anything, when no Docker engine
+ * or no Compose v2 is reachable.
+ */
+export function createComposeDriver(driverOptions: ComposeDriverOptions = {}): TopologyDriver {
+  return {
+    async up(options: TopologyOptions): Promise<Topology> {
+      const config = resolve(driverOptions);
+      if (options.kind !== 'compose') throw new Error(`compose driver asked for a ${options.kind} topology`);
+      checkReplicaCount(options.replicas);
+      await requireDockerEngine(config.runner, 'compose');
+      await requireComposePlugin(config.runner);
+
+      const workDir = await mkdtemp(join(tmpdir(), 'wsk-compose-'));
+      const files = [config.composeFile];
+      const override = composeOverride(options.replicaEnv);
+      if (override) {
+        const overrideFile = join(workDir, 'override.json');
+        await writeFile(overrideFile, `${JSON.stringify(override, null, 2)}\n`);
+        files.push(overrideFile);
+      }
+      const project: ComposeProject = {
+        name: config.projectName(),
+        files,
+        profiles: options.proxy === 'nginx' ? ['nginx'] : [],
+      };
+      const env = composeRunEnv(options, { haproxy: await config.freePort(), nginx: await config.freePort() });
+      const topology = new ComposeTopology(options, project, env, config, workDir);
+      try {
+        await topology.up();
+        return topology;
+      } catch (error) {
+        // testcontainers-style: a failed up() removes what it created, then rethrows the cause.
+        await topology.down().catch(() => undefined);
+        throw error;
+      }
+    },
+  };
+}
+
+export const composeDriver: TopologyDriver = createComposeDriver();

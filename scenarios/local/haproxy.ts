@@ -1,0 +1,356 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { type ManagedProcess, spawnManaged } from '../lib/managed-process.ts';
+import { REPO_ROOT } from '../lib/repo-root.ts';
+import { waitFor } from '../lib/wait-for.ts';
+
+/**
+ * Runs the real haproxy/haproxy.cfg, unchanged, as a foreground process on
+ * loopback. Only the WSK_* environment differs from Compose and Swarm, which
+ * is what makes the local topology a test of the file users deploy.
+ */
+
+/** The file every topology uses. */
+export const HAPROXY_CONFIG_PATH = join(REPO_ROOT, 'haproxy/haproxy.cfg');
+/** The backend in haproxy.cfg whose server-template slots hold the replicas. */
+export const HAPROXY_BACKEND = 'replicas';
+/** Path of the stats page on WSK_STATS_BIND (`stats uri` in haproxy.cfg). */
+export const HAPROXY_STATS_PATH = '/stats';
+/** Path of the Prometheus exporter on WSK_STATS_BIND. */
+export const HAPROXY_METRICS_PATH = '/metrics';
+
+/** The environment contract of haproxy/haproxy.cfg, documented at the top of that file. */
+export const HAPROXY_ENV_VARS = [
+  'WSK_PROXY_BIND',
+  'WSK_STATS_BIND',
+  'WSK_STATS_USER',
+  'WSK_STATS_PASSWORD',
+  'WSK_DNS_NAMESERVER',
+  'WSK_SERVICE_NAME',
+  'WSK_SERVER_PORT',
+  'WSK_COOKIE_KEY',
+] as const;
+export type HaproxyEnvVar = (typeof HAPROXY_ENV_VARS)[number];
+/** What haproxy.cfg reads from the environment, by variable name. */
+export type HaproxyEnv = Readonly<Record<HaproxyEnvVar, string>>;
+
+export interface HaproxyEnvOptions {
+  /** Client-facing bind, e.g. "127.0.0.1:18080" or "*:8080". */
+  proxyBind: string;
+  /** Stats / Prometheus listener, e.g. "127.0.0.1:8404". Keep it internal. */
+  statsBind: string;
+  /** Basic-auth user for the stats listener; default "wsk". */
+  statsUser?: string;
+  /** Basic-auth password for the stats listener; default: random per call. */
+  statsPassword?: string;
+  /** "ip:port" of the DNS server that answers `serviceName`. */
+  dnsNameserver: string;
+  /** Name whose A records are the replicas: "server", "tasks.server", "replicas.wsk.test". */
+  serviceName: string;
+  /** Port every replica listens on. */
+  serverPort: number;
+  /** Secret for `dynamic-cookie-key`. */
+  cookieKey: string;
+}
+
+export class HaproxyEnvError extends Error {
+  readonly code = 'HAPROXY_ENV_INVALID';
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid HAProxy environment:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'HaproxyEnvError';
+  }
+}
+
+const HOST_PORT = /^(\*|[A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\]):(\d{1,5})$/;
+const IPV4_PORT = /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):(\d{1,5})$/;
+const DNS_NAME = /^(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*$/;
+// The values land inside double-quoted config arguments: a quote, backslash,
+// `$` or whitespace would change how HAProxy tokenizes the line.
+const UNSAFE_IN_QUOTES = /["\\$\s#]/;
+
+function validPort(value: number): boolean {
+  return Number.isInteger(value) && value >= 1 && value <= 65535;
+}
+
+/**
+ * Build the WSK_* environment for haproxy.cfg from typed options. Pure apart
+ * from the random default stats password; every problem is reported at once.
+ */
+export function haproxyEnv(options: HaproxyEnvOptions): HaproxyEnv {
+  const problems: string[] = [];
+  const bind = (name: string, value: string) => {
+    const match = HOST_PORT.exec(value);
+    if (!match || !validPort(Number(match[2]))) problems.push(`${name} must be host:port (or *:port), got "${value}"`);
+  };
+  bind('proxyBind', options.proxyBind);
+  bind('statsBind', options.statsBind);
+  const ns = IPV4_PORT.exec(options.dnsNameserver);
+  if (!ns || !validPort(Number(ns[3]))) {
+    problems.push(`dnsNameserver must be ip:port (HAProxy sends UDP there), got "${options.dnsNameserver}"`);
+  }
+  if (!DNS_NAME.test(options.serviceName)) problems.push(`serviceName must be a DNS name, got "${options.serviceName}"`);
+  if (!validPort(options.serverPort)) problems.push(`serverPort must be an integer 1-65535, got ${options.serverPort}`);
+  if (options.cookieKey.length === 0) problems.push('cookieKey must not be empty');
+  const statsUser = options.statsUser ?? 'wsk';
+  const statsPassword = options.statsPassword ?? randomBytes(12).toString('base64url');
+  if (statsUser.length === 0 || statsUser.includes(':')) problems.push('statsUser must be non-empty and contain no ":"');
+  if (statsPassword.length === 0) problems.push('statsPassword must not be empty');
+  const quoted: Array<[string, string]> = [
+    ['cookieKey', options.cookieKey],
+    ['statsUser', statsUser],
+    ['statsPassword', statsPassword],
+  ];
+  for (const [name, value] of quoted) {
+    if (UNSAFE_IN_QUOTES.test(value)) problems.push(`${name} must not contain quotes, backslashes, "$", "#" or spaces`);
+  }
+  if (problems.length > 0) throw new HaproxyEnvError(problems);
+  return {
+    WSK_PROXY_BIND: options.proxyBind,
+    WSK_STATS_BIND: options.statsBind,
+    WSK_STATS_USER: statsUser,
+    WSK_STATS_PASSWORD: statsPassword,
+    WSK_DNS_NAMESERVER: options.dnsNameserver,
+    WSK_SERVICE_NAME: options.serviceName,
+    WSK_SERVER_PORT: String(options.serverPort),
+    WSK_COOKIE_KEY: options.cookieKey,
+  };
+}
+
+/** "*:8080" → { host: "127.0.0.1", port: 8080 }: where a local client reaches a bind. */
+export function bindToConnectAddress(bind: string): { host: string; port: number } {
+  const match = HOST_PORT.exec(bind);
+  if (!match) throw new Error(`not a host:port bind: "${bind}"`);
+  const rawHost = match[1] ?? '';
+  const port = Number(match[2]);
+  if (rawHost === '' || rawHost === '*' || rawHost === '0.0.0.0') return { host: '127.0.0.1', port };
+  if (rawHost === '[::]') return { host: '[::1]', port };
+  return { host: rawHost, port };
+}
+
+export type HaproxyServerStatus = 'UP' | 'DOWN' | 'MAINT' | 'DRAIN' | 'NOLB' | 'UNKNOWN';
+
+export interface HaproxyServerState {
+  /** Slot name from server-template, e.g. "replica3". */
+  name: string;
+  /** "ip:port" the slot points at; "" while the slot has no address (MAINT (resolution)). */
+  address: string;
+  /** Routing state: UP (incl. "UP 1/2" going down, "no check"), DOWN (incl. "DOWN 1/2" going up), MAINT, DRAIN, NOLB. */
+  status: HaproxyServerStatus;
+  /** The status column as HAProxy wrote it, e.g. "MAINT (resolution)". */
+  rawStatus: string;
+  /** The slot's current WSKSRV cookie value (dynamic: from key + IP + port). */
+  cookie: string;
+  /** Open sessions now (scur) and sessions ever (stot). */
+  currentSessions: number;
+  totalSessions: number;
+  /** Last health check, e.g. "L7OK", "L7STS", "L4CON"; "" when none ran. */
+  checkStatus: string;
+}
+
+function normalizeStatus(raw: string): HaproxyServerStatus {
+  if (raw.startsWith('UP') || raw === 'no check') return 'UP';
+  if (raw.startsWith('DOWN')) return 'DOWN';
+  if (raw.startsWith('MAINT')) return 'MAINT';
+  if (raw.startsWith('DRAIN')) return 'DRAIN';
+  if (raw.startsWith('NOLB')) return 'NOLB';
+  return 'UNKNOWN';
+}
+
+/**
+ * Parse HAProxy's stats CSV (`/stats;csv`, `show stat`): the server rows of
+ * `backend`, in slot order. Columns are looked up by the header names, not by
+ * position, since versions append columns.
+ */
+export function parseHaproxyStatsCsv(csv: string, backend: string = HAPROXY_BACKEND): HaproxyServerState[] {
+  const lines = csv.split('\n').filter((line) => line.trim() !== '');
+  const header = lines[0];
+  if (!header?.startsWith('# ')) throw new Error(`not HAProxy stats CSV (no "# pxname,..." header): ${csv.slice(0, 80)}`);
+  const columns = header.slice(2).split(',');
+  const index = (name: string): number => {
+    const at = columns.indexOf(name);
+    if (at < 0) throw new Error(`HAProxy stats CSV has no "${name}" column`);
+    return at;
+  };
+  const at = {
+    pxname: index('pxname'),
+    svname: index('svname'),
+    status: index('status'),
+    addr: index('addr'),
+    cookie: index('cookie'),
+    scur: index('scur'),
+    stot: index('stot'),
+    checkStatus: index('check_status'),
+  };
+  const states: HaproxyServerState[] = [];
+  for (const line of lines.slice(1)) {
+    // No field of a server row contains a comma (HAProxy does not quote CSV fields here).
+    const fields = line.split(',');
+    const name = fields[at.svname] ?? '';
+    if (fields[at.pxname] !== backend || name === 'FRONTEND' || name === 'BACKEND') continue;
+    const rawStatus = fields[at.status] ?? '';
+    states.push({
+      name,
+      address: fields[at.addr] ?? '',
+      status: normalizeStatus(rawStatus),
+      rawStatus,
+      cookie: fields[at.cookie] ?? '',
+      currentSessions: Number(fields[at.scur] || 0),
+      totalSessions: Number(fields[at.stot] || 0),
+      checkStatus: fields[at.checkStatus] ?? '',
+    });
+  }
+  return states;
+}
+
+export class HaproxyConfigError extends Error {
+  readonly code = 'HAPROXY_CONFIG_INVALID';
+  constructor(
+    readonly command: string,
+    readonly exitCode: number | null,
+    readonly output: string,
+  ) {
+    super(`${command} rejected the configuration (exit ${exitCode}):\n${output.trim()}`);
+    this.name = 'HaproxyConfigError';
+  }
+}
+
+function missingVars(env: Readonly<Record<string, string>>): string[] {
+  return HAPROXY_ENV_VARS.filter((name) => !env[name]);
+}
+
+function childEnv(env: Readonly<Record<string, string>>): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...env };
+}
+
+/** `haproxy -c -f configPath` with `env`; throws HaproxyConfigError with HAProxy's own words on failure. */
+export function checkHaproxyConfig(
+  configPath: string,
+  env: Readonly<Record<string, string>>,
+  haproxyBin = 'haproxy',
+): Promise<void> {
+  const args = ['-c', '-f', configPath];
+  const command = `${haproxyBin} ${args.join(' ')}`;
+  return new Promise((resolve, reject) => {
+    execFile(haproxyBin, args, { env: childEnv(env), timeout: 10_000 }, (error, stdout, stderr) => {
+      if (!error) return resolve();
+      const errno = (error as NodeJS.ErrnoException).code;
+      if (errno === 'ENOENT') {
+        return reject(new Error(`${haproxyBin} not found on PATH: install it (Debian: apt-get install -y haproxy)`));
+      }
+      const exitCode = typeof error.code === 'number' ? error.code : null;
+      reject(new HaproxyConfigError(command, exitCode, `${stdout}${stderr}` || error.message));
+    });
+  });
+}
+
+export interface StartHaproxyOptions {
+  /** Default: haproxy/haproxy.cfg of this repository. */
+  configPath?: string;
+  /** The WSK_* variables (see haproxyEnv). */
+  env: Readonly<Record<string, string>>;
+  /** Append HAProxy's output (its stdout log and alerts) here. */
+  logFile?: string;
+  haproxyBin?: string;
+  /** How long to wait for the bind to accept connections. */
+  startTimeoutMs?: number;
+}
+
+export interface HaproxyHandle extends AsyncDisposable {
+  /** Where clients connect: http://host:port of WSK_PROXY_BIND. */
+  readonly url: string;
+  /** HTML stats page (basic auth: statsAuth); append ";csv" for CSV. */
+  readonly statsUrl: string;
+  /** Prometheus exporter (basic auth: statsAuth). */
+  readonly metricsUrl: string;
+  readonly statsAuth: { readonly user: string; readonly password: string };
+  readonly configPath: string;
+  readonly process: ManagedProcess;
+  /** The backend's slots as the stats CSV reports them now. */
+  serverStates(): Promise<HaproxyServerState[]>;
+  /** Stop HAProxy (SIGTERM: immediate stop); resolves once it has exited. */
+  stop(): Promise<void>;
+}
+
+function canConnect(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: host.replace(/^\[|\]$/g, ''), port });
+    socket.setTimeout(1000);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * Validate with `haproxy -c`, then run `haproxy -db -f configPath` in the
+ * foreground and wait until both binds accept connections. A failed start
+ * stops the process and rethrows with HAProxy's output.
+ */
+export async function startHaproxy(options: StartHaproxyOptions): Promise<HaproxyHandle> {
+  const configPath = options.configPath ?? HAPROXY_CONFIG_PATH;
+  const haproxyBin = options.haproxyBin ?? 'haproxy';
+  const env = options.env;
+  const missing = missingVars(env);
+  if (missing.length > 0) throw new HaproxyEnvError(missing.map((name) => `${name} is not set`));
+  await checkHaproxyConfig(configPath, env, haproxyBin);
+
+  const proxy = bindToConnectAddress(env.WSK_PROXY_BIND!);
+  const stats = bindToConnectAddress(env.WSK_STATS_BIND!);
+  const statsAuth = { user: env.WSK_STATS_USER!, password: env.WSK_STATS_PASSWORD! };
+  const statsBase = `http://${stats.host}:${stats.port}`;
+  const statsUrl = `${statsBase}${HAPROXY_STATS_PATH}`;
+  const authorization = `Basic ${Buffer.from(`${statsAuth.user}:${statsAuth.password}`).toString('base64')}`;
+
+  // -db: foreground, no daemon, logs to our pipe; SIGTERM stops it at once.
+  const child = spawnManaged(haproxyBin, ['-db', '-f', configPath], {
+    name: 'haproxy',
+    env: childEnv(env),
+    ...(options.logFile ? { logFile: options.logFile } : {}),
+  });
+  // Fail at once, with HAProxy's own words, if it exits instead of listening.
+  const exitedEarly = new AbortController();
+  void child.exited.then(() => exitedEarly.abort(new Error(`haproxy ${child.describeExit()}`)));
+  try {
+    await waitFor(async () => (await canConnect(proxy.host, proxy.port)) && (await canConnect(stats.host, stats.port)), {
+      what: `haproxy to accept connections on ${env.WSK_PROXY_BIND} and ${env.WSK_STATS_BIND}`,
+      timeoutMs: options.startTimeoutMs ?? 10_000,
+      intervalMs: 50,
+      signal: exitedEarly.signal,
+    });
+  } catch (error) {
+    await child.stop(1000);
+    const tail = child.output().trim().split('\n').slice(-20).join('\n');
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\n--- haproxy output ---\n${tail}`);
+  }
+
+  const stop = async () => {
+    await child.stop(3000);
+  };
+  return {
+    url: `http://${proxy.host}:${proxy.port}`,
+    statsUrl,
+    metricsUrl: `${statsBase}${HAPROXY_METRICS_PATH}`,
+    statsAuth,
+    configPath,
+    process: child,
+    async serverStates() {
+      const response = await fetch(`${statsUrl};csv`, {
+        headers: { authorization },
+        signal: AbortSignal.timeout(3000),
+      });
+      const body = await response.text();
+      if (!response.ok) throw new Error(`GET ${statsUrl};csv answered ${response.status}: ${body.slice(0, 200)}`);
+      return parseHaproxyStatsCsv(body);
+    },
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}

@@ -1,0 +1,56 @@
+import { join } from 'node:path';
+import { type ManagedProcess, spawnManaged } from '../lib/managed-process.ts';
+import { waitFor } from '../lib/wait-for.ts';
+import { REPO_ROOT } from '../lib/repo-root.ts';
+
+export interface ReplicaSpec {
+  id: string;
+  address: string;
+  port: number;
+  env: Readonly<Record<string, string>>;
+  logFile?: string;
+}
+
+/** Start `server/main.ts` as its own process and wait until its /readyz says 200. */
+export async function startReplicaProcess(spec: ReplicaSpec, readyTimeoutMs = 20_000): Promise<ManagedProcess> {
+  const child = spawnManaged(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'server/main.ts')], {
+    name: spec.id,
+    cwd: REPO_ROOT,
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? '/tmp',
+      // Tests tag a run so they can prove no process of it outlived the runner.
+      ...(process.env.WSK_RUN_ID ? { WSK_RUN_ID: process.env.WSK_RUN_ID } : {}),
+      ...spec.env,
+      HOST: spec.address,
+      PORT: String(spec.port),
+      REPLICA_ID: spec.id,
+    },
+    ...(spec.logFile ? { logFile: spec.logFile } : {}),
+  });
+  try {
+    await waitFor(
+      async () => {
+        if (!child.running) throw new Error(`${spec.id} ${child.describeExit()}`);
+        return (await readyzStatus(`http://${spec.address}:${spec.port}`)) === 200;
+      },
+      { what: `${spec.id} at ${spec.address}:${spec.port} to answer /readyz 200`, timeoutMs: readyTimeoutMs, intervalMs: 100 },
+    );
+  } catch (error) {
+    await child.stop(1000);
+    const tail = child.output().trim().split('\n').slice(-15).join('\n');
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\n--- ${spec.id} output ---\n${tail}`);
+  }
+  return child;
+}
+
+/** Status code of GET /readyz, or 0 when nothing answers. */
+export async function readyzStatus(baseUrl: string): Promise<number> {
+  try {
+    const response = await fetch(`${baseUrl}/readyz`, { signal: AbortSignal.timeout(2000) });
+    await response.body?.cancel();
+    return response.status;
+  } catch {
+    return 0;
+  }
+}

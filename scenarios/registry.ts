@@ -1,0 +1,23 @@
+import { affinity } from './cases/affinity.ts';
+import { broadcastScenario } from './cases/broadcast.ts';
+import { noCookieControl } from './cases/no-cookie-control.ts';
+import { rooms } from './cases/rooms.ts';
+import { scale } from './cases/scale.ts';
+import type { Scenario } from './scenario.ts';
+
+/** Every scenario, in the order a full run executes them. */
+export const SCENARIOS: readonly Scenario[] = [affinity, broadcastScenario, rooms, scale, noCookieControl];
+
+export function scenarioNames(): string[] {
+  return SCENARIOS.map((scenario) => scenario.name);
+}
+
+/** Resolve `--only a,b` to scenarios in run order; unknown names are an error listing the known ones. */
+export function selectScenarios(only: readonly string[] | undefined): Scenario[] {
+  if (!only || only.length === 0) return [...SCENARIOS];
+  const unknown = only.filter((name) => !SCENARIOS.some((scenario) => scenario.name === name));
+  if (unknown.length > 0) {
+    throw new Error(`unknown scenario(s): ${unknown.join(', ')}; known: ${scenarioNames().join(', ')}`);
+  }
+  return SCENARIOS.filter((scenario) => only.includes(scenario.name));
+}

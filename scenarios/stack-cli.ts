@@ -1,0 +1,49 @@
+/**
+ * `npm run stack -- up [--replicas N] [--proxy haproxy|nginx] [--adapter …]`:
+ * keep a local topology running for a person to poke at (curl, the client
+ * CLI, a browser), print where everything is, and stop it all on Ctrl-C.
+ */
+import { parseRunnerArgs, UsageError } from './cli-options.ts';
+import { driverFor } from './drivers.ts';
+import { installShutdown } from './shutdown.ts';
+import type { Topology } from './topology.ts';
+
+const log = (message: string) => process.stderr.write(`${message}\n`);
+const USAGE = 'usage: npm run stack -- up [--replicas N] [--proxy haproxy|nginx] [--adapter redis|redis-sharded|redis-streams] [--log-dir DIR]';
+
+async function main(): Promise<void> {
+  const [command, ...rest] = process.argv.slice(2);
+  if (command !== 'up') throw new UsageError(`unknown command "${command ?? ''}"`);
+  const options = parseRunnerArgs(rest, process.env);
+  if (options.topology !== 'local') throw new UsageError('stack up runs the local topology; use `make up` or `make deploy` for Docker');
+  let topology: Topology | undefined;
+  installShutdown(async () => topology?.down(), log);
+  topology = await (await driverFor('local')).up({
+    kind: 'local',
+    proxy: options.proxy,
+    replicas: options.replicas,
+    adapter: options.adapter,
+    ...(options.logDir ? { logDir: options.logDir } : {}),
+  });
+  const { proxyUrl, statsUrl, replicas, redisUrl } = topology.endpoints();
+  const logDir = 'logDirectory' in topology ? String(topology.logDirectory) : undefined;
+  process.stdout.write(
+    [
+      `proxy:    ${proxyUrl}   (open ${proxyUrl}/ in a browser, or: npm run client -- --url ${proxyUrl} whoami)`,
+      ...(statsUrl ? [`stats:    ${statsUrl}`] : []),
+      `redis:    ${redisUrl ?? '-'}`,
+      ...replicas.map((r) => `replica:  ${r.id} ${r.url}`),
+      ...(logDir ? [`logs:     ${logDir}`] : []),
+      'Ctrl-C stops everything.',
+      '',
+    ].join('\n'),
+  );
+  // Stay up until a signal; installShutdown tears down and exits.
+  await new Promise<never>(() => undefined);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`stack: ${error instanceof Error ? error.message : String(error)}\n`);
+  if (error instanceof UsageError) process.stderr.write(`${USAGE}\n`);
+  process.exit(error instanceof UsageError ? 2 : 1);
+});

@@ -1,0 +1,363 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createExecRunner, type DockerRunner, runChecked } from '../docker/docker-runner.ts';
+import { requireDockerEngine, requireSwarmManager } from '../docker/engine-check.ts';
+import { type RoutingProbe, waitForProxyRouting } from '../docker/proxy-routing.ts';
+import { randomSecret, uniqueRunName } from '../docker/run-names.ts';
+import { freeTcpPort } from '../lib/free-port.ts';
+import { REPO_ROOT } from '../lib/repo-root.ts';
+import { waitFor } from '../lib/wait-for.ts';
+import type {
+  Endpoints,
+  ReplicaEndpoint,
+  ReplicaSignal,
+  Topology,
+  TopologyDriver,
+  TopologyOptions,
+} from '../topology.ts';
+import {
+  buildImageArgs,
+  createSecretArgs,
+  deployArgs,
+  inspectTasksArgs,
+  killContainerArgs,
+  removeSecretsArgs,
+  removeStackArgs,
+  STACK_SECRETS,
+  type SwarmStack,
+  scaleServiceArgs,
+  secretName,
+  serviceName,
+  servicePsArgs,
+  stackNetwork,
+  waitContainerArgs,
+} from './swarm-commands.ts';
+import { parseServicePs, parseTaskInspect, replicaIdForSlot, slotOfReplicaId, type TaskDetails } from './swarm-tasks.ts';
+
+/** haproxy.cfg has 16 server-template slots. */
+export const MAX_SWARM_REPLICAS = 16;
+const SERVER_PORT = 3000;
+/** Tag for an image built on this node when no WSK_SERVER_IMAGE is given (single-node swarms only). */
+export const LOCAL_SERVER_IMAGE = 'wsk-server:local';
+
+export interface SwarmTimeouts {
+  /** Image build + first deploy. */
+  upMs: number;
+  scaleMs: number;
+  commandMs: number;
+  routingMs: number;
+  /** Until Swarm has replaced a killed task. */
+  replaceMs: number;
+}
+
+export const DEFAULT_SWARM_TIMEOUTS: Readonly<SwarmTimeouts> = Object.freeze({
+  upMs: 10 * 60_000,
+  scaleMs: 5 * 60_000,
+  commandMs: 2 * 60_000,
+  routingMs: 60_000,
+  replaceMs: 90_000,
+});
+
+export interface SwarmDriverOptions {
+  runner?: DockerRunner;
+  /** Repository root: build context and home of stack/docker-stack.yml. */
+  projectDir?: string;
+  stackFile?: string;
+  /**
+   * The replica image every node can pull. Default: $WSK_SERVER_IMAGE, else
+   * build `wsk-server:local` here (works on a single-node swarm only).
+   */
+  image?: string;
+  routingProbe?: RoutingProbe;
+  stackName?: () => string;
+  freePort?: () => Promise<number>;
+  timeouts?: Partial<SwarmTimeouts>;
+}
+
+interface Resolved {
+  runner: DockerRunner;
+  projectDir: string;
+  stackFile: string;
+  image: string | undefined;
+  routingProbe: RoutingProbe;
+  stackName: () => string;
+  freePort: () => Promise<number>;
+  timeouts: SwarmTimeouts;
+}
+
+/** Variables stack/docker-stack.yml reads, for one run. */
+export function swarmRunEnv(
+  stack: Pick<SwarmStack, 'name'>,
+  options: Pick<TopologyOptions, 'adapter' | 'replicas'>,
+  image: string,
+  haproxyPort: number,
+): Record<string, string> {
+  return {
+    WSK_SERVER_IMAGE: image,
+    // Secrets are `<prefix>_redis_password` etc.; the run's own, removed by down().
+    WSK_SECRET_PREFIX: stack.name,
+    WSK_REPLICAS: String(options.replicas),
+    WSK_HAPROXY_PORT: String(haproxyPort),
+    // Configs are global objects: a per-run name keeps concurrent stacks apart.
+    WSK_HAPROXY_CFG_VERSION: stack.name,
+    ADAPTER: options.adapter,
+  };
+}
+
+/** Override stack file (JSON is YAML) carrying extra replica environment; undefined when none. */
+export function swarmOverride(replicaEnv: Readonly<Record<string, string>> | undefined): object | undefined {
+  if (!replicaEnv || Object.keys(replicaEnv).length === 0) return undefined;
+  return { version: '3.8', services: { server: { environment: { ...replicaEnv } } } };
+}
+
+export class SwarmTopology implements Topology {
+  readonly kind = 'swarm' as const;
+  private current: Endpoints = { proxyUrl: '', replicas: [] };
+  /** Running server tasks by replica id (server-<slot>). */
+  private tasks = new Map<string, TaskDetails>();
+  private readonly createdSecrets: string[] = [];
+  private deployed = false;
+  private downed = false;
+
+  constructor(
+    readonly options: Readonly<TopologyOptions>,
+    readonly stack: SwarmStack,
+    private readonly env: Readonly<Record<string, string>>,
+    private readonly config: Resolved,
+    private readonly nodeId: string,
+    private readonly workDir: string,
+    private readonly haproxyPort: number,
+  ) {}
+
+  endpoints(): Endpoints {
+    return structuredClone(this.current);
+  }
+
+  /** Create the run's secrets, deploy, wait for routing. The driver calls this once. */
+  async up(): Promise<void> {
+    for (const secret of STACK_SECRETS) {
+      const name = secretName(this.stack.name, secret);
+      await this.docker(createSecretArgs(name), { input: randomSecret() });
+      this.createdSecrets.push(name);
+    }
+    this.deployed = true;
+    await this.docker(deployArgs(this.stack), { timeoutMs: this.config.timeouts.upMs });
+    await this.refresh();
+    await this.waitForRouting();
+  }
+
+  async scale(count: number): Promise<void> {
+    checkReplicaCount(count);
+    await this.docker(scaleServiceArgs(this.stack, 'server', count), { timeoutMs: this.config.timeouts.scaleMs });
+    await waitFor(
+      async () => {
+        await this.refresh();
+        return this.current.replicas.length === count;
+      },
+      { what: `${count} running tasks of ${serviceName(this.stack, 'server')}`, timeoutMs: this.config.timeouts.scaleMs, intervalMs: 500 },
+    );
+    await this.waitForRouting();
+  }
+
+  async kill(replicaId: string, signal: ReplicaSignal): Promise<void> {
+    const task = this.taskOf(replicaId);
+    if (task.nodeId !== this.nodeId) {
+      throw new Error(
+        `replica ${replicaId} runs on swarm node ${task.nodeId}; the swarm driver can signal tasks on this node (${this.nodeId}) only`,
+      );
+    }
+    await this.docker(killContainerArgs(task.containerId, signal));
+    await this.docker(waitContainerArgs(task.containerId));
+    await this.refresh();
+  }
+
+  /**
+   * Swarm replaces a dead task by itself (restart_policy); "start" waits for
+   * the replacement in the same slot, hence the same replica id. Its address
+   * is new: Swarm gives every task its own.
+   */
+  async start(replicaId: string): Promise<void> {
+    const slot = slotOfReplicaId(replicaId);
+    if (slot === undefined) throw new Error(`"${replicaId}" is not a swarm replica id (server-<slot>)`);
+    await waitFor(
+      async () => {
+        await this.refresh();
+        return this.tasks.has(replicaId);
+      },
+      { what: `swarm to run a new task in slot ${slot} (${replicaId})`, timeoutMs: this.config.timeouts.replaceMs, intervalMs: 500 },
+    );
+    await this.waitForRouting();
+  }
+
+  async stopDependency(name: 'redis'): Promise<void> {
+    await this.docker(scaleServiceArgs(this.stack, serviceOf(name), 0), { timeoutMs: this.config.timeouts.scaleMs });
+  }
+
+  async startDependency(name: 'redis'): Promise<void> {
+    await this.docker(scaleServiceArgs(this.stack, serviceOf(name), 1), { timeoutMs: this.config.timeouts.scaleMs });
+  }
+
+  async down(): Promise<void> {
+    if (this.downed) return;
+    this.downed = true;
+    const failures: unknown[] = [];
+    try {
+      if (this.deployed) {
+        if (this.options.logDir) await this.saveLogs(this.options.logDir);
+        await this.docker(removeStackArgs(this.stack), { timeoutMs: this.config.timeouts.scaleMs }).catch((error: unknown) => {
+          failures.push(error);
+        });
+      }
+      if (this.createdSecrets.length > 0) {
+        // Only after the stack's tasks are gone: Swarm refuses to remove a secret in use.
+        await this.docker(removeSecretsArgs(this.createdSecrets)).catch((error: unknown) => {
+          failures.push(error);
+        });
+      }
+    } finally {
+      this.current = { proxyUrl: '', replicas: [] };
+      await rm(this.workDir, { recursive: true, force: true });
+    }
+    if (failures.length > 0) throw failures[0];
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.down();
+  }
+
+  private async docker(args: readonly string[], options: { input?: string; timeoutMs?: number } = {}): Promise<string> {
+    return runChecked(this.config.runner, args, {
+      env: this.env,
+      timeoutMs: options.timeoutMs ?? this.config.timeouts.commandMs,
+      ...(options.input !== undefined ? { input: options.input } : {}),
+    });
+  }
+
+  private taskOf(replicaId: string): TaskDetails {
+    const task = this.tasks.get(replicaId);
+    if (!task) {
+      throw new Error(`no running replica "${replicaId}" in stack ${this.stack.name}; running: ${[...this.tasks.keys()].join(', ') || 'none'}`);
+    }
+    return task;
+  }
+
+  /** Re-read the running server tasks (slot, node, container, overlay address). */
+  private async refresh(): Promise<void> {
+    const listed = parseServicePs(await this.docker(servicePsArgs(this.stack, 'server')));
+    const details = listed.length > 0 ? parseTaskInspect(await this.docker(inspectTasksArgs(listed.map((task) => task.id)))) : [];
+    const network = stackNetwork(this.stack);
+    const tasks = new Map<string, TaskDetails>();
+    const replicas: ReplicaEndpoint[] = [];
+    for (const task of details) {
+      if (task.state !== 'running' || task.slot === undefined) continue;
+      const id = replicaIdForSlot(task.slot);
+      const address = task.addresses[network] ?? Object.values(task.addresses)[0] ?? '';
+      tasks.set(id, task);
+      replicas.push({ id, address, port: SERVER_PORT, url: `http://${address}:${SERVER_PORT}` });
+    }
+    replicas.sort((a, b) => (slotOfReplicaId(a.id) ?? 0) - (slotOfReplicaId(b.id) ?? 0));
+    this.tasks = tasks;
+    // HAProxy publishes in host mode on every node (global service); this
+    // runner is on a manager that runs one. Replica URLs are overlay
+    // addresses, reachable from containers on the stack network only.
+    this.current = { proxyUrl: `http://127.0.0.1:${this.haproxyPort}`, replicas };
+  }
+
+  private async waitForRouting(): Promise<void> {
+    await this.config.routingProbe(
+      this.current.proxyUrl,
+      this.current.replicas.map((replica) => replica.id),
+      { proxy: 'haproxy', timeoutMs: this.config.timeouts.routingMs },
+    );
+  }
+
+  private async saveLogs(logDir: string): Promise<void> {
+    try {
+      await mkdir(logDir, { recursive: true });
+      for (const service of ['server', 'haproxy', 'redis']) {
+        const result = await this.config.runner(
+          ['service', 'logs', '--no-task-ids', '--timestamps', serviceName(this.stack, service)],
+          { env: this.env, timeoutMs: this.config.timeouts.commandMs },
+        );
+        await writeFile(join(logDir, `swarm-${serviceName(this.stack, service)}.log`), result.stdout + result.stderr);
+      }
+    } catch {
+      // Logs are a courtesy; never let them stop the teardown.
+    }
+  }
+}
+
+function serviceOf(name: 'redis'): string {
+  if (name !== 'redis') throw new Error(`unknown dependency ${String(name)}`);
+  return 'redis';
+}
+
+function checkReplicaCount(count: number): void {
+  if (!Number.isInteger(count) || count < 1 || count > MAX_SWARM_REPLICAS) {
+    throw new RangeError(`replicas must be a whole number in 1..${MAX_SWARM_REPLICAS}, got ${count}`);
+  }
+}
+
+function resolve(options: SwarmDriverOptions): Resolved {
+  const projectDir = options.projectDir ?? REPO_ROOT;
+  const envImage = process.env.WSK_SERVER_IMAGE;
+  return {
+    runner: options.runner ?? createExecRunner({ cwd: projectDir }),
+    projectDir,
+    stackFile: options.stackFile ?? join(projectDir, 'stack', 'docker-stack.yml'),
+    image: options.image ?? (envImage ? envImage : undefined),
+    routingProbe: options.routingProbe ?? waitForProxyRouting,
+    stackName: options.stackName ?? (() => uniqueRunName('wsk')),
+    freePort: options.freePort ?? (() => freeTcpPort()),
+    timeouts: { ...DEFAULT_SWARM_TIMEOUTS, ...options.timeouts },
+  };
+}
+
+/**
+ * `docker stack deploy` as a Topology: one stack (and its own secrets) per
+ * run, removed by `down()`. Fails at once when no engine is reachable or the
+ * engine is not a swarm manager.
+ */
+export function createSwarmDriver(driverOptions: SwarmDriverOptions = {}): TopologyDriver {
+  return {
+    async up(options: TopologyOptions): Promise<Topology> {
+      const config = resolve(driverOptions);
+      if (options.kind !== 'swarm') throw new Error(`swarm driver asked for a ${options.kind} topology`);
+      if (options.proxy !== 'haproxy') {
+        throw new Error(
+          'swarm topology runs HAProxy only (stack/docker-stack.yml): ip_hash needs real client addresses, which Swarm rewrites unless every client reaches the proxy directly',
+        );
+      }
+      checkReplicaCount(options.replicas);
+      await requireDockerEngine(config.runner, 'swarm');
+      const { nodeId } = await requireSwarmManager(config.runner);
+
+      const image = config.image ?? LOCAL_SERVER_IMAGE;
+      if (config.image === undefined) {
+        await runChecked(config.runner, buildImageArgs(image, config.projectDir), { timeoutMs: config.timeouts.upMs });
+      }
+      const workDir = await mkdtemp(join(tmpdir(), 'wsk-swarm-'));
+      const files = [config.stackFile];
+      const override = swarmOverride(options.replicaEnv);
+      if (override) {
+        const overrideFile = join(workDir, 'override.json');
+        await writeFile(overrideFile, `${JSON.stringify(override, null, 2)}\n`);
+        files.push(overrideFile);
+      }
+      const stack: SwarmStack = { name: config.stackName(), files, localImage: config.image === undefined };
+      const haproxyPort = await config.freePort();
+      const env = swarmRunEnv(stack, options, image, haproxyPort);
+      const topology = new SwarmTopology(options, stack, env, config, nodeId, workDir, haproxyPort);
+      try {
+        await topology.up();
+        return topology;
+      } catch (error) {
+        await topology.down().catch(() => undefined);
+        throw error;
+      }
+    },
+  };
+}
+
+export const swarmDriver: TopologyDriver = createSwarmDriver();

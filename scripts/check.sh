@@ -1,0 +1,275 @@
+#!/usr/bin/env bash
+# `make check`: validate every deployable file statically, with the real
+# tools where they exist, and fail (exit 1) if any check fails. Prints one
+# line per check: PASS, FAIL (followed by the tool's output) or SKIP (the
+# file does not exist yet). A validator that is not installed is a FAIL, not
+# a SKIP: a check that silently did not run proves nothing.
+#
+#   haproxy.cfg          haproxy -c, with the WSK_* variables of each topology
+#   nginx template       rendered with the local flavour, then nginx -t
+#   docker-compose.yml   docker-compose config -q (Debian's 1.29), plus
+#                        `docker compose config` when the v2 plugin exists
+#   docker-stack.yml     docker stack config (offline)
+#   Dockerfile           pinned base, non-root USER, HEALTHCHECK, init
+#   tsconfig.build.json  emits dist/server/main.js from server/ alone
+#   secrets              no .env.example placeholder or secret default anywhere
+#
+# Run from anywhere; it checks the tree it lives in (scripts/..).
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT" || exit 2
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/wsk-check.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
+
+failed=()
+pass() { printf 'PASS  %s\n' "$1"; }
+skip() { printf 'SKIP  %s (%s)\n' "$1" "$2"; }
+fail() {
+  printf 'FAIL  %s\n' "$1"
+  if [ -n "${2:-}" ]; then printf '%s\n' "$2" | sed 's/^/      /'; fi
+  failed+=("$1")
+}
+# check NAME COMMAND...: PASS if the command exits 0, else FAIL with its output.
+check() {
+  local name=$1 output
+  shift
+  if output=$("$@" 2>&1); then pass "$name"; else fail "$name" "$output"; fi
+}
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# Realistic values for the variables the deployable files read. The secrets
+# are fake on purpose: these checks never start anything.
+fake_secret=$(printf 'check%.0s' 1 2 3 4 5 6 7 8)
+
+# The `environment:` keys of one service in docker-compose.yml or the stack
+# file (top-level `services:`, two-space indented service names).
+service_env_keys() {
+  awk -v svc="$2" '
+    /^[^ #]/ { in_services = ($0 ~ /^services:/) }
+    in_services && /^  [A-Za-z0-9_-]+:/ { current = $1; sub(":", "", current); in_env = 0 }
+    in_services && current == svc && /^    environment:/ { in_env = 1; next }
+    in_services && current == svc && in_env && /^    [^ ]/ { in_env = 0 }
+    in_services && current == svc && in_env && /^      - [A-Z_]+/ { key = $2; sub("=.*", "", key); print key }
+    in_services && current == svc && in_env && /^      [A-Z_]+:/ { key = $1; sub(":", "", key); print key }
+  ' "$1"
+}
+# Every ${WSK_*} a file reads (haproxy "${VAR}", nginx envsubst ${VAR}),
+# comments aside.
+wsk_vars_in() { grep -v '^[[:space:]]*#' "$1" | grep -o -E '\$\{WSK_[A-Z0-9_]+\}' | tr -d '${}' | sort -u; }
+
+# --- HAProxy -------------------------------------------------------------------
+if [ ! -f haproxy/haproxy.cfg ]; then
+  skip "haproxy/haproxy.cfg" "file not there yet"
+elif ! have haproxy; then
+  fail "haproxy/haproxy.cfg" "haproxy is not installed (apt-get install haproxy)"
+else
+  haproxy_check() { # $1 = service name, $2 = nameserver, $3 = bind
+    env WSK_PROXY_BIND="$3" WSK_STATS_BIND="127.0.0.1:8404" WSK_STATS_USER=admin \
+      WSK_STATS_PASSWORD="$fake_secret" WSK_DNS_NAMESERVER="$2" WSK_SERVICE_NAME="$1" \
+      WSK_SERVER_PORT=3000 WSK_COOKIE_KEY="$fake_secret" haproxy -c -q -f haproxy/haproxy.cfg
+  }
+  check "haproxy -c haproxy/haproxy.cfg (compose: server @ 127.0.0.11)" haproxy_check server 127.0.0.11:53 '*:8080'
+  check "haproxy -c haproxy/haproxy.cfg (swarm: tasks.server @ 127.0.0.11)" haproxy_check tasks.server 127.0.0.11:53 '*:8080'
+  check "haproxy -c haproxy/haproxy.cfg (local: loopback DNS)" haproxy_check replicas.wsk.test 127.0.0.1:15353 127.0.0.1:18080
+  # Every variable haproxy.cfg reads must be set by both Docker files, or
+  # HAProxy would start with an empty cookie key / bind address there.
+  for file in docker-compose.yml stack/docker-stack.yml; do
+    [ -f "$file" ] || continue
+    missing=""
+    for var in $(wsk_vars_in haproxy/haproxy.cfg); do
+      # The stack exports secret-backed variables in the haproxy command.
+      if ! service_env_keys "$file" haproxy | grep -qx "$var" && ! grep -q "export .*\b$var\b" "$file"; then
+        missing="$missing $var"
+      fi
+    done
+    if [ -z "$missing" ]; then pass "haproxy variables all set in $file"; else fail "haproxy variables all set in $file" "not set:$missing"; fi
+  done
+fi
+
+# --- Nginx ---------------------------------------------------------------------
+if [ ! -f nginx/nginx.conf.template ]; then
+  skip "nginx/nginx.conf.template" "file not there yet"
+elif ! have nginx || ! have envsubst; then
+  fail "nginx/nginx.conf.template" "needs nginx and envsubst (apt-get install nginx-light gettext-base)"
+else
+  # Debian's nginx 1.22 cannot parse `server NAME resolve` (1.27.3+), so
+  # nginx -t runs on the local flavour: the same template, the upstream
+  # rendered as a static server list, no resolver. The Compose flavour is
+  # checked below for variable coverage only.
+  nginx_check() {
+    mkdir -p "$WORK/nginx/temp" &&
+      env WSK_NGINX_LISTEN=127.0.0.1:18081 \
+        WSK_NGINX_UPSTREAM_SERVERS='server 127.0.1.1:3000; server 127.0.1.2:3000;' \
+        WSK_NGINX_RESOLVER='' WSK_NGINX_TEMP_DIR="$WORK/nginx/temp" WSK_NGINX_ACCESS_LOG="$WORK/nginx/access.log" \
+        envsubst "$(wsk_vars_in nginx/nginx.conf.template | sed 's/.*/${&}/' | tr '\n' ' ')" \
+        <nginx/nginx.conf.template >"$WORK/nginx/nginx.conf" &&
+      if grep -n -E '^[^#]*\$\{WSK_[A-Z0-9_]+\}' "$WORK/nginx/nginx.conf"; then echo "unreplaced variables above"; false; fi &&
+      nginx -t -q -p "$WORK/nginx" -e stderr -c "$WORK/nginx/nginx.conf" -g "pid $WORK/nginx/nginx.pid;"
+  }
+  check "nginx -t nginx/nginx.conf.template (local flavour, $(nginx -v 2>&1 | sed 's|.*/||'))" nginx_check
+  if [ -f docker-compose.yml ]; then
+    missing=""
+    for var in $(wsk_vars_in nginx/nginx.conf.template); do
+      service_env_keys docker-compose.yml nginx | grep -qx "$var" || missing="$missing $var"
+    done
+    if [ -z "$missing" ]; then pass "nginx variables all set in docker-compose.yml"; else fail "nginx variables all set in docker-compose.yml" "not set:$missing"; fi
+  fi
+fi
+
+# --- Compose -------------------------------------------------------------------
+if [ ! -f docker-compose.yml ]; then
+  skip "docker-compose.yml" "file not there yet"
+elif [ ! -f .env.example ]; then
+  fail "docker-compose.yml" ".env.example is missing (the documented way to set the required secrets)"
+else
+  if have docker-compose; then
+    check "docker-compose config -q (.env.example, $(docker-compose version --short 2>/dev/null))" \
+      docker-compose --project-directory "$ROOT" --env-file .env.example -f docker-compose.yml config -q
+    # The secrets have no defaults: without them, Compose must refuse.
+    printf '# no secrets\n' >"$WORK/empty.env"
+    compose_refuses() {
+      local output
+      if output=$(env -u REDIS_PASSWORD -u WSK_COOKIE_KEY -u WSK_STATS_PASSWORD \
+        docker-compose --project-directory "$ROOT" --env-file "$WORK/empty.env" -f docker-compose.yml config -q 2>&1); then
+        echo "docker-compose accepted the file with no secrets set"
+        return 1
+      fi
+      grep -q 'is not set' <<<"$output" || { echo "$output"; return 1; }
+    }
+    check "docker-compose refuses to run without the secrets" compose_refuses
+  else
+    fail "docker-compose config" "docker-compose is not installed (apt-get install docker-compose)"
+  fi
+  if have docker && docker compose version >/dev/null 2>&1; then
+    check "docker compose config -q (v$(docker compose version --short 2>/dev/null), profile nginx)" \
+      docker compose --project-directory "$ROOT" --env-file .env.example -f docker-compose.yml --profile nginx config -q
+  else
+    skip "docker compose config (v2)" "the compose v2 plugin is not installed; docker-compose 1.29 checked it"
+  fi
+fi
+
+# --- Swarm stack ---------------------------------------------------------------
+if [ ! -f stack/docker-stack.yml ]; then
+  skip "stack/docker-stack.yml" "file not there yet"
+elif ! have docker; then
+  fail "stack/docker-stack.yml" "the docker CLI is not installed (docker stack config needs no engine)"
+else
+  check "docker stack config -c stack/docker-stack.yml" \
+    env WSK_SERVER_IMAGE=registry.example.com/wsk-server:check docker stack config -c stack/docker-stack.yml
+  # Secrets must be external (created with `docker secret create`), never a
+  # `file:` in the repository.
+  stack_secrets_external() {
+    awk '
+      /^[^ #]/ { in_secrets = ($0 ~ /^secrets:/) }
+      in_secrets && /^  [A-Za-z0-9_-]+:/ { if (name != "" && !ext) bad = bad " " name; name = $1; ext = 0 }
+      in_secrets && /^    external: *true/ { ext = 1 }
+      END { if (name != "" && !ext) bad = bad " " name; if (bad != "") { print "not external:" bad; exit 1 } if (name == "") { print "no secrets section"; exit 1 } }
+    ' stack/docker-stack.yml
+  }
+  check "stack secrets are all external" stack_secrets_external
+  # Two lines Swarm stickiness depends on, which no schema checks: HAProxy
+  # must resolve `tasks.server` (the plain name is one VIP), and published
+  # ports must bypass the ingress mesh (`mode: host`).
+  stack_stickiness() {
+    local problems=""
+    grep -qE '^ +WSK_SERVICE_NAME: *"?tasks\.server"?$' stack/docker-stack.yml ||
+      problems="$problems\nhaproxy's WSK_SERVICE_NAME is not tasks.server"
+    local ingress
+    ingress=$(awk '
+      /^    ports:/ { in_ports = 1; next }
+      in_ports && /^    [^ ]/ { in_ports = 0 }
+      in_ports && /^      - / { if (item != "" && !host) bad++; item = $0; host = 0 }
+      in_ports && /mode: *host/ { host = 1 }
+      in_ports == 0 && item != "" { if (!host) bad++; item = "" }
+      END { if (item != "" && !host) bad++; print bad + 0 }
+    ' stack/docker-stack.yml)
+    [ "$ingress" = 0 ] || problems="$problems\n$ingress published port(s) without mode: host"
+    if [ -n "$problems" ]; then printf '%b\n' "${problems#\\n}"; return 1; fi
+  }
+  check "stack: HAProxy resolves tasks.server, ports in host mode" stack_stickiness
+fi
+
+# --- Dockerfile ----------------------------------------------------------------
+if [ ! -f Dockerfile ]; then
+  skip "Dockerfile" "file not there yet"
+else
+  dockerfile_rules() {
+    local problems=""
+    # Every FROM (or the ARG it uses) names an exact version: x.y.z.
+    while read -r image; do
+      case "$image" in
+        \$\{*\}) image=$(sed -n "s/^ARG ${image:2:-1}=//p" Dockerfile | head -1) ;;
+      esac
+      [[ "$image" =~ :[0-9]+\.[0-9]+\.[0-9]+ ]] || problems="$problems\nbase image not pinned to x.y.z: $image"
+    done < <(awk 'toupper($1) == "FROM" { print $2 }' Dockerfile | grep -v -x -f <(awk 'toupper($1) == "FROM" && toupper($3) == "AS" { print $4 }' Dockerfile) )
+    local user
+    user=$(awk 'toupper($1) == "USER" { u = $2 } END { print u }' Dockerfile)
+    case "$user" in "" | root | 0 | 0:*) problems="$problems\nfinal USER is '${user:-root}': run as non-root" ;; esac
+    grep -qi '^HEALTHCHECK ' Dockerfile || problems="$problems\nno HEALTHCHECK"
+    grep -qiE '^ENTRYPOINT .*tini' Dockerfile || problems="$problems\nno init process (tini) as ENTRYPOINT"
+    grep -qiE '^EXPOSE +3000' Dockerfile || problems="$problems\nno EXPOSE 3000"
+    if [ -n "$problems" ]; then printf '%b\n' "${problems#\\n}"; return 1; fi
+  }
+  check "Dockerfile: pinned base, non-root, HEALTHCHECK, tini" dockerfile_rules
+fi
+
+# --- The image's build ---------------------------------------------------------
+if [ ! -f tsconfig.build.json ]; then
+  skip "tsconfig.build.json" "file not there yet"
+elif [ ! -f server/main.ts ]; then
+  skip "tsconfig.build.json emits dist/server/main.js" "server/main.ts not there yet"
+elif [ ! -x node_modules/.bin/tsc ]; then
+  fail "tsconfig.build.json" "node_modules/.bin/tsc missing (npm ci)"
+else
+  # The Dockerfile copies only server/ into the build stage and runs
+  # dist/server/main.js: the build must emit it and nothing outside server/.
+  build_emits() {
+    node_modules/.bin/tsc -p tsconfig.build.json --outDir "$WORK/dist" || return 1
+    [ -f "$WORK/dist/server/main.js" ] || { echo "no server/main.js in the output"; return 1; }
+    local outside
+    outside=$(cd "$WORK/dist" && find . -name '*.js' -not -path './server/*')
+    if [ -n "$outside" ]; then echo "server/ imports files outside server/ (not in the image):"; echo "$outside"; return 1; fi
+  }
+  check "tsc -p tsconfig.build.json emits dist/server/main.js (server/ only)" build_emits
+fi
+
+# --- Secrets -------------------------------------------------------------------
+if [ -f .env.example ]; then
+  secret_hygiene() {
+    local problems="" files
+    if git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+      files=$(git -C "$ROOT" ls-files -co --exclude-standard)
+      if git -C "$ROOT" ls-files --error-unmatch .env >/dev/null 2>&1; then problems="$problems\n.env is tracked by git: remove it (git rm --cached .env)"; fi
+    else
+      files=$(find . -type f -not -path './node_modules/*' -not -path './.git/*' -not -path './dist/*' -not -name '.env' | sed 's|^\./||')
+    fi
+    # The placeholder values of every secret-like variable in .env.example
+    # must appear nowhere else: used anywhere, they would be a known secret.
+    while IFS='=' read -r key value; do
+      [[ "$key" =~ (PASSWORD|SECRET|KEY|TOKEN)$ ]] || continue
+      [ -n "$value" ] || continue
+      [[ "$value" == change-me* ]] || problems="$problems\n.env.example: $key should hold a change-me-* placeholder, not a value"
+      local hits
+      hits=$(printf '%s\n' "$files" | grep -v -x -e '.env.example' -e '.env' | tr '\n' '\0' | xargs -0 -r grep -n -F -- "$value" 2>/dev/null)
+      [ -z "$hits" ] || problems="$problems\nplaceholder for $key found outside .env.example:\n$hits"
+    done < <(grep -E '^[A-Z0-9_]+=' .env.example)
+    # No secret gets a default in the deployable files: `${REDIS_PASSWORD:-x}`
+    # would start Redis with a password everyone can read here.
+    local defaults
+    defaults=$(grep -n -E '\$\{[A-Z0-9_]*(PASSWORD|SECRET|KEY|TOKEN):?-' docker-compose.yml stack/docker-stack.yml 2>/dev/null)
+    [ -z "$defaults" ] || problems="$problems\nsecret with a default value:\n$defaults"
+    if [ -n "$problems" ]; then printf '%b\n' "${problems#\\n}"; return 1; fi
+  }
+  check "no committed secrets (.env.example placeholders, secret defaults, .env)" secret_hygiene
+else
+  skip "secret hygiene" ".env.example not there yet"
+fi
+
+echo
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "check: ${#failed[@]} failed:"
+  printf '  - %s\n' "${failed[@]}"
+  exit 1
+fi
+echo "check: all passed"

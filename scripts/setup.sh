@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Install what the local topology, the tests and `make check` need on a
+# Debian/Ubuntu machine: npm packages from the lockfile, and the system
+# packages when missing. Idempotent; fast when everything is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v haproxy >/dev/null || need+=(haproxy)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+command -v docker-compose >/dev/null || need+=(docker-compose)
+command -v docker >/dev/null || need+=(docker.io)
+if [ "${WSK_BROWSER_TESTS:-0}" = 1 ]; then
+  command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || need+=(chromium)
+fi
+
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "setup: installing ${need[*]} with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  else
+    echo "setup: missing system packages: ${need[*]}" >&2
+    echo "setup: install them first, e.g.: sudo apt-get install -y ${need[*]}" >&2
+    exit 1
+  fi
+fi
+
+# Debian starts services when it installs them where it can; this project runs
+# its own instances on free ports, so a stray default nginx/haproxy is harmless
+# but we do not rely on it either way.
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi

@@ -1,0 +1,258 @@
+import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Server, type ServerOptions } from 'socket.io';
+import { createAdapterSetup } from './adapter.ts';
+import { type Config, describeConfig } from './config.ts';
+import { type HandshakeGuard, handshakeRefusal } from './handshake-guard.ts';
+import { registerHandlers } from './handlers.ts';
+import { type AppPhase, computeReadiness, healthRoutes } from './health.ts';
+import { createRouter, type Routes } from './http-router.ts';
+import { createLogger, type Logger } from './logger.ts';
+import type { ReadyReply } from './protocol.ts';
+import { RedisConnections } from './redis-connections.ts';
+import type { ReplicaServer, ReplicaSocket } from './socket-types.ts';
+
+/** An Engine.IO connection (what `socket.conn` is). */
+type EngineConnection = ReplicaSocket['conn'];
+
+export interface AppDeps {
+  /** Defaults to a pino logger at config.logLevel carrying the replica id. */
+  logger?: Logger;
+  /** Extra plain-HTTP routes (metrics, demo page); they may not replace /healthz or /readyz. */
+  routes?: Routes;
+  /** Bound on `cluster:replicas`; the classic adapter's request timeout too. */
+  clusterTimeoutMs?: number;
+  /** Cap of the Redis reconnection backoff. */
+  redisMaxReconnectDelayMs?: number;
+  /** Called for Redis command failures nobody else handled (metrics hook). */
+  onRedisCommandError?: (connection: string, error: unknown) => void;
+  /** Extra handshake checks (origin, authentication); a string refuses with that reason. */
+  handshakeGuards?: readonly HandshakeGuard[];
+}
+
+export interface AppState {
+  readonly phase: AppPhase;
+  readonly draining: boolean;
+  /** What /readyz answers right now. */
+  readiness(): ReadyReply;
+}
+
+export interface AppHandle extends AsyncDisposable {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly httpServer: HttpServer;
+  readonly io: ReplicaServer;
+  readonly state: AppState;
+  /** Where the HTTP server listens (the real port when config.port is 0). */
+  address(): { host: string; port: number };
+  /**
+   * Leave the cluster gracefully: /readyz turns 503 and new handshakes are
+   * refused at once; after config.drainDelayMs (time for the proxy's health
+   * check to notice) every client's engine connection is closed, so clients
+   * reconnect through the proxy to another replica. Resolves once they are
+   * gone (or after a short bound). Idempotent.
+   */
+  drain(): Promise<void>;
+  /** Close connections, Socket.IO, the HTTP server and Redis. Idempotent; bounded. */
+  close(): Promise<void>;
+}
+
+/** How long drain() waits for engine connections to finish closing. */
+const CONNECTIONS_CLOSE_BOUND_MS = 2000;
+/** How long close() lets Socket.IO close its adapters (they talk to Redis, which may be down). */
+const IO_CLOSE_BOUND_MS = 1000;
+
+function listen(server: HttpServer, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error) => reject(error);
+    server.once('error', onError);
+    server.listen({ port, host }, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** Resolves with true if `promise` settles within `ms`, false otherwise. */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true as const, () => true as const), bound]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * One replica: HTTP server (health routes, 404 elsewhere) + Socket.IO with
+ * the protocol's handlers + the Redis adapter chosen by config.adapter.
+ * Resolves once the HTTP server listens; Redis may still be connecting
+ * (/readyz says so) and is retried for ever. A failed start closes what it
+ * opened and rethrows.
+ */
+export async function createApp(config: Config, deps: AppDeps = {}): Promise<AppHandle> {
+  const logger = deps.logger ?? createLogger({ level: config.logLevel, replica: config.replicaId });
+  const replica = config.replicaId;
+  const clusterTimeoutMs = deps.clusterTimeoutMs ?? 5000;
+  let phase: AppPhase = 'running';
+
+  const redis = new RedisConnections({
+    url: config.redisUrl,
+    password: config.redisPassword,
+    logger,
+    ...(deps.redisMaxReconnectDelayMs === undefined ? {} : { maxReconnectDelayMs: deps.redisMaxReconnectDelayMs }),
+    ...(deps.onRedisCommandError ? { onCommandError: deps.onRedisCommandError } : {}),
+  });
+  const setup = createAdapterSetup(config.adapter, redis, { requestsTimeoutMs: clusterTimeoutMs });
+  const readiness = () => computeReadiness({ replica, phase, redis: redis.states() });
+
+  const httpServer = createServer(createRouter({ ...deps.routes, ...healthRoutes(replica, readiness) }));
+  const guards = deps.handshakeGuards ?? [];
+  const options: Partial<ServerOptions> = {
+    ...setup.serverOptions,
+    adapter: setup.adapter,
+    pingInterval: config.pingIntervalMs,
+    pingTimeout: config.pingTimeoutMs,
+    maxHttpBufferSize: config.maxHttpBufferSize,
+    // Engine.io asks only for new sessions; requests of existing ones pass.
+    allowRequest: (req, callback) => {
+      const reason = handshakeRefusal(req, phase, guards);
+      if (reason === undefined) callback(null, true);
+      else callback(reason, false);
+    },
+  };
+  // No `cors` option at all by default: no CORS headers, so browsers keep
+  // other origins out (same-origin only). `*` only when configured so.
+  if (config.corsOrigins.length > 0) {
+    options.cors = {
+      origin: config.corsOrigins.includes('*') ? true : [...config.corsOrigins],
+      // The proxy's affinity cookie must travel with cross-origin requests.
+      credentials: true,
+    };
+  }
+  const io: ReplicaServer = new Server(httpServer, options);
+  registerHandlers(io, { replica, logger, clusterTimeoutMs: clusterTimeoutMs + 1000 });
+  io.engine.on(
+    'connection_error',
+    (error: { code?: number; message?: string; req?: IncomingMessage; context?: unknown }) => {
+      logger.debug(
+        { code: error.code, message: error.message, context: error.context, url: error.req?.url },
+        'engine connection refused',
+      );
+    },
+  );
+
+  // Every engine connection, including those not (yet) joined to a
+  // namespace, so drain and close reach them all.
+  const connections = new Set<EngineConnection>();
+  io.engine.on('connection', (connection: EngineConnection) => {
+    connections.add(connection);
+    connection.once('close', () => connections.delete(connection));
+  });
+
+  const drainAbort = new AbortController();
+  let draining: Promise<void> | undefined;
+  let closing: Promise<void> | undefined;
+
+  const closeConnections = (): number => {
+    const open = [...connections];
+    // Close the engine connection, not the Socket.IO socket: a client told
+    // "io server disconnect" does not reconnect, one that sees "transport
+    // close" does, through the proxy, to another replica.
+    for (const connection of open) connection.close();
+    return open.length;
+  };
+
+  const connectionsGone = (): Promise<void> =>
+    new Promise((resolve) => {
+      const check = () => {
+        if (connections.size > 0) return;
+        clearInterval(timer);
+        resolve();
+      };
+      const timer = setInterval(check, 20);
+      check();
+    });
+
+  const drain = (): Promise<void> => {
+    draining ??= (async () => {
+      if (phase === 'running') phase = 'draining';
+      logger.info({ drainDelayMs: config.drainDelayMs, clients: io.engine.clientsCount }, 'draining: not ready, refusing new clients');
+      await sleep(config.drainDelayMs, drainAbort.signal);
+      const closed = closeConnections();
+      const done = await within(connectionsGone(), CONNECTIONS_CLOSE_BOUND_MS);
+      logger.info({ closed, remaining: io.engine.clientsCount, complete: done }, 'drained: client connections closed');
+    })();
+    return draining;
+  };
+
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      phase = 'closed';
+      drainAbort.abort();
+      closeConnections();
+      // Socket.IO closes its adapters first, and the sharded adapter waits for
+      // Redis to confirm unsubscribing: with Redis down that never happens.
+      const ioClosed = io.close();
+      if (!(await within(ioClosed, IO_CLOSE_BOUND_MS))) {
+        logger.warn('socket.io did not close in time (redis down?); closing the HTTP server directly');
+        io.engine.close();
+        httpServer.close();
+      }
+      httpServer.closeAllConnections();
+      await redis.close();
+      await within(ioClosed, IO_CLOSE_BOUND_MS);
+      logger.info('closed');
+    })();
+    return closing;
+  };
+
+  try {
+    await listen(httpServer, config.port, config.host);
+  } catch (error) {
+    await close();
+    throw error;
+  }
+
+  const address = () => {
+    const info = httpServer.address() as AddressInfo | null;
+    return { host: info?.address ?? config.host, port: info?.port ?? config.port };
+  };
+  logger.debug({ ...address(), config: describeConfig(config) }, 'app started');
+
+  return {
+    config,
+    logger,
+    httpServer,
+    io,
+    state: {
+      get phase() {
+        return phase;
+      },
+      get draining() {
+        return phase !== 'running';
+      },
+      readiness,
+    },
+    address,
+    drain,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}

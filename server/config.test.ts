@@ -1,0 +1,204 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError, DEFAULTS, describeConfig, type LoadConfigOptions, loadConfig } from './config.ts';
+
+const fixed: LoadConfigOptions = { hostname: () => 'host-1', readFile: () => assert.fail('no file expected') };
+
+function problemsOf(env: NodeJS.ProcessEnv, options: LoadConfigOptions = fixed): readonly string[] {
+  try {
+    loadConfig(env, options);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected ConfigError, got ${String(error)}`);
+    assert.equal(error.code, 'CONFIG_INVALID');
+    return error.problems;
+  }
+  return assert.fail('expected loadConfig to throw');
+}
+
+describe('loadConfig', () => {
+  it('applies every default from an empty environment', () => {
+    const config = loadConfig({}, fixed);
+    assert.deepEqual(config, {
+      port: 3000,
+      host: '0.0.0.0',
+      replicaId: 'host-1',
+      redisUrl: 'redis://127.0.0.1:6379',
+      redisPassword: undefined,
+      corsOrigins: [],
+      logLevel: 'info',
+      adapter: 'redis',
+      shutdownTimeoutMs: 10000,
+      drainDelayMs: 3000,
+      pingIntervalMs: 25000,
+      pingTimeoutMs: 20000,
+      maxHttpBufferSize: 1_000_000,
+    });
+  });
+
+  it('defaults REPLICA_ID to the OS hostname', () => {
+    assert.ok(loadConfig({}).replicaId.length > 0);
+  });
+
+  it('reads every variable', () => {
+    const config = loadConfig(
+      {
+        PORT: '8080',
+        HOST: '127.0.1.2',
+        REPLICA_ID: 'replica-2',
+        REDIS_URL: 'rediss://:secret@redis.internal:6380/1',
+        CORS_ORIGINS: 'https://app.example.com, http://localhost:5173',
+        LOG_LEVEL: 'debug',
+        ADAPTER: 'redis-streams',
+        SHUTDOWN_TIMEOUT_MS: '5000',
+        DRAIN_DELAY_MS: '0',
+        PING_INTERVAL_MS: '1000',
+        PING_TIMEOUT_MS: '500',
+        MAX_HTTP_BUFFER_SIZE: '2048',
+      },
+      fixed,
+    );
+    assert.equal(config.port, 8080);
+    assert.equal(config.host, '127.0.1.2');
+    assert.equal(config.replicaId, 'replica-2');
+    assert.equal(config.redisUrl, 'rediss://:secret@redis.internal:6380/1');
+    assert.deepEqual(config.corsOrigins, ['https://app.example.com', 'http://localhost:5173']);
+    assert.equal(config.logLevel, 'debug');
+    assert.equal(config.adapter, 'redis-streams');
+    assert.equal(config.shutdownTimeoutMs, 5000);
+    assert.equal(config.drainDelayMs, 0);
+    assert.equal(config.pingIntervalMs, 1000);
+    assert.equal(config.pingTimeoutMs, 500);
+    assert.equal(config.maxHttpBufferSize, 2048);
+  });
+
+  it('returns a deeply frozen object', () => {
+    const config = loadConfig({ CORS_ORIGINS: 'https://a.example' }, fixed);
+    assert.ok(Object.isFrozen(config));
+    assert.ok(Object.isFrozen(config.corsOrigins));
+    assert.throws(() => {
+      (config as { port: number }).port = 1;
+    }, TypeError);
+  });
+
+  it('ignores unrelated variables and treats empty ones as unset', () => {
+    const config = loadConfig({ PATH: '/bin', NODE_ENV: 'production', SOMETHING: '!!', PORT: '', CORS_ORIGINS: '' }, fixed);
+    assert.equal(config.port, 3000);
+    assert.deepEqual(config.corsOrigins, []);
+  });
+
+  it('lists every problem at once, one line per problem, each naming its variable', () => {
+    const env = {
+      PORT: 'eighty',
+      HOST: 'not a host!',
+      REPLICA_ID: 'has space',
+      REDIS_URL: 'http://127.0.0.1:6379',
+      CORS_ORIGINS: 'https://ok.example,https://bad.example/path',
+      LOG_LEVEL: 'verbose',
+      ADAPTER: 'memory',
+      SHUTDOWN_TIMEOUT_MS: '-1',
+      DRAIN_DELAY_MS: '1.5',
+      PING_INTERVAL_MS: '0',
+      PING_TIMEOUT_MS: '10s',
+      MAX_HTTP_BUFFER_SIZE: '1e6',
+    };
+    const problems = problemsOf(env);
+    const named = Object.keys(env);
+    assert.deepEqual(
+      problems.map((line) => line.split(':', 1)[0]),
+      named,
+      `one problem per variable, in order:\n${problems.join('\n')}`,
+    );
+    for (const line of problems) assert.ok(!line.includes('\n'));
+    try {
+      loadConfig(env, fixed);
+    } catch (error) {
+      const lines = (error as Error).message.split('\n');
+      assert.match(lines[0] ?? '', /invalid configuration \(12 problems\)/);
+      assert.equal(lines.length, 13);
+      for (const name of named) assert.ok(lines.some((line) => line.trim().startsWith(`${name}:`)), name);
+    }
+  });
+
+  it('rejects ports out of range and quotes the bad value', () => {
+    const [problem] = problemsOf({ PORT: '70000' });
+    assert.match(problem ?? '', /^PORT: must be at most 65535 \(got "70000"\)$/);
+    assert.match(problemsOf({ PORT: '80 ' })[0] ?? '', /^PORT: must be a whole number/);
+  });
+
+  it('rejects an unknown adapter and log level, naming the allowed values', () => {
+    const problems = problemsOf({ ADAPTER: 'Redis', LOG_LEVEL: 'INFO' });
+    assert.match(problems.join('\n'), /LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent/);
+    assert.match(problems.join('\n'), /ADAPTER: must be one of redis, redis-sharded, redis-streams/);
+  });
+
+  it('rejects bad Redis URLs', () => {
+    for (const url of ['127.0.0.1:6379', 'redis://', 'not a url', 'tcp://127.0.0.1:6379']) {
+      assert.match(problemsOf({ REDIS_URL: url })[0] ?? '', /^REDIS_URL: must be a redis:\/\/ or rediss:\/\/ URL/, url);
+    }
+  });
+
+  it('never allows every origin by default; "*" only when written, and alone', () => {
+    assert.deepEqual(loadConfig({}, fixed).corsOrigins, []);
+    assert.deepEqual(loadConfig({ CORS_ORIGINS: '*' }, fixed).corsOrigins, ['*']);
+    assert.match(problemsOf({ CORS_ORIGINS: '*,https://a.example' })[0] ?? '', /^CORS_ORIGINS: "\*" allows every origin/);
+  });
+
+  it('rejects malformed origins, one line each', () => {
+    const problems = problemsOf({
+      CORS_ORIGINS: 'https://a.example/,example.com,ftp://x.example,https://ok.example:8443',
+    });
+    assert.equal(problems.length, 3, problems.join('\n'));
+    for (const line of problems) assert.match(line, /^CORS_ORIGINS: ".*" is not an origin/);
+  });
+
+  it('requires DRAIN_DELAY_MS below SHUTDOWN_TIMEOUT_MS', () => {
+    assert.match(
+      problemsOf({ DRAIN_DELAY_MS: '5000', SHUTDOWN_TIMEOUT_MS: '5000' })[0] ?? '',
+      /^DRAIN_DELAY_MS: must be less than SHUTDOWN_TIMEOUT_MS/,
+    );
+  });
+
+  it('reads the Redis password from REDIS_PASSWORD_FILE without its trailing newline', () => {
+    const config = loadConfig(
+      { REDIS_PASSWORD_FILE: '/run/secrets/redis' },
+      {
+        hostname: () => 'h',
+        readFile: (path) => {
+          assert.equal(path, '/run/secrets/redis');
+          return 's3cret value\n';
+        },
+      },
+    );
+    assert.equal(config.redisPassword, 's3cret value');
+    assert.equal(describeConfig(config).redisPassword, '[redacted]');
+  });
+
+  it('reports an unreadable or empty password file', () => {
+    const missing = problemsOf(
+      { REDIS_PASSWORD_FILE: '/nope' },
+      {
+        hostname: () => 'h',
+        readFile: () => {
+          throw new Error('ENOENT: no such file');
+        },
+      },
+    );
+    assert.match(missing[0] ?? '', /^REDIS_PASSWORD_FILE: cannot read \/nope: ENOENT/);
+    const empty = problemsOf({ REDIS_PASSWORD_FILE: '/empty' }, { hostname: () => 'h', readFile: () => '\n' });
+    assert.match(empty[0] ?? '', /^REDIS_PASSWORD_FILE: \/empty is empty/);
+  });
+
+  it('reports a bad default too (a hostname that is not a valid id)', () => {
+    assert.match(problemsOf({}, { ...fixed, hostname: () => 'bad host' })[0] ?? '', /^REPLICA_ID: .*\(default "bad host"\)/);
+  });
+
+  it('redacts the password in REDIS_URL when describing the config', () => {
+    const config = loadConfig({ REDIS_URL: 'redis://user:hunter2@redis:6379' }, fixed);
+    assert.doesNotMatch(JSON.stringify(describeConfig(config)), /hunter2/);
+  });
+
+  it('keeps DEFAULTS consistent with the documented values', () => {
+    assert.equal(DEFAULTS.CORS_ORIGINS, '');
+    assert.equal(DEFAULTS.ADAPTER, 'redis');
+  });
+});
