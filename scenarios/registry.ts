@@ -1,4 +1,5 @@
 import { affinity } from './cases/affinity.ts';
+import { affinityIp } from './cases/affinity-ip.ts';
 import { broadcastScenario } from './cases/broadcast.ts';
 import { noCookieControl } from './cases/no-cookie-control.ts';
 import { rooms } from './cases/rooms.ts';
@@ -6,7 +7,14 @@ import { scale } from './cases/scale.ts';
 import type { Scenario } from './scenario.ts';
 
 /** Every scenario, in the order a full run executes them. */
-export const SCENARIOS: readonly Scenario[] = [affinity, broadcastScenario, rooms, scale, noCookieControl];
+export const SCENARIOS: readonly Scenario[] = [
+  affinity,
+  affinityIp,
+  broadcastScenario,
+  rooms,
+  scale,
+  noCookieControl,
+];
 
 export function scenarioNames(): string[] {
   return SCENARIOS.map((scenario) => scenario.name);

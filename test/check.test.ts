@@ -97,7 +97,7 @@ describe('scripts/check.sh', { concurrency: true }, () => {
   it('fails when haproxy.cfg reads a variable the Docker files do not set', async () => {
     await expectFailure(
       'haproxy/haproxy.cfg',
-      (text) => text.replace('    maxconn 8000', '    maxconn "${WSK_MAXCONN}"'),
+      (text) => text.replace('    maxconn 8000', `    maxconn "\${WSK_MAXCONN}"`),
       /^FAIL {2}haproxy variables all set in docker-compose\.yml\n {6}not set: WSK_MAXCONN/m,
     );
   });

@@ -16,7 +16,11 @@ export const rooms: Scenario = {
       // Every other client of each replica joins, so every replica holds both members and non-members.
       const members: PooledClient[] = [];
       const others: PooledClient[] = [];
-      for (const group of groups.values()) group.forEach((client, i) => (i % 2 === 0 ? members : others).push(client));
+      for (const group of groups.values()) {
+        group.forEach((client, i) => {
+          (i % 2 === 0 ? members : others).push(client);
+        });
+      }
       await Promise.all(members.map((member) => join(member.socket, room)));
 
       // One member and one non-member send (sending needs no membership), from different replicas when possible.

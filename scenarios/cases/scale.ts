@@ -31,7 +31,7 @@ export const scale: Scenario = {
       const added = grown.replicas.filter((r) => !before.some((b) => b.id === r.id)).map((r) => r.id);
       check.equal(added.length, ADDED, 'replicas added');
 
-      const secondWave = await openClients(grown.proxyUrl, Math.ceil(count / 2), () => ({}), {
+      const secondWave = await openClients(grown.proxyUrl, Math.ceil(count / 2), undefined, {
         firstIndex: firstWave.length,
       });
       all.push(...secondWave);

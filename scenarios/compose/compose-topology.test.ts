@@ -107,6 +107,7 @@ for (const shape of ['lines', 'array'] as const) {
       assert.equal(upEnv?.WSK_HAPROXY_PORT, '18080');
       assert.equal(upEnv?.WSK_RESTART_POLICY, 'no', 'killed replicas must stay down');
       assert.equal(upEnv?.ADAPTER, 'redis');
+      assert.equal(upEnv?.WSK_SERVER_IMAGE, 'wsk-server:local');
       assert.equal(upEnv?.composeSecretsRandom, true, 'fresh random secrets for every required variable');
 
       const endpoints = topology.endpoints();

@@ -37,6 +37,8 @@ import {
 } from './compose-commands.ts';
 import { type ComposeContainer, containerAddress, parseComposePs, parseContainerInspect, parsePublishedPort, sameContainer } from './compose-ps.ts';
 
+/** Tag the runner builds the replica image under. */
+export const COMPOSE_SERVER_IMAGE = 'wsk-server:local';
 /** haproxy.cfg has 16 server-template slots; replicas beyond them would get no traffic. */
 export const MAX_COMPOSE_REPLICAS = 16;
 
@@ -104,6 +106,9 @@ export function composeRunEnv(
     WSK_NGINX_PORT: String(ports.nginx),
     ADAPTER: options.adapter,
     WSK_RESTART_POLICY: 'no',
+    // Explicit, so a WSK_SERVER_IMAGE in the user's .env (a registry tag)
+    // is never overwritten by the runner's `up --build`.
+    WSK_SERVER_IMAGE: COMPOSE_SERVER_IMAGE,
   };
 }
 
@@ -136,6 +141,13 @@ export class ComposeTopology implements Topology {
     return structuredClone(this.current);
   }
 
+  /** Bring the stack up; the driver calls this once, before handing the topology out. */
+  async up(): Promise<void> {
+    await this.docker(upArgs(this.project, this.options.replicas), this.config.timeouts.upMs);
+    await this.refresh();
+    await this.waitForRouting();
+  }
+
   async scale(count: number): Promise<void> {
     checkReplicaCount(count);
     await this.docker(scaleArgs(this.project, count), this.config.timeouts.scaleMs);
@@ -158,13 +170,6 @@ export class ComposeTopology implements Topology {
     const containerId = this.containerOf(replicaId);
     await this.docker(startContainerArgs(containerId));
     await this.waitHealthy(SERVER_SERVICE, (container) => sameContainer(container.id, containerId));
-    await this.refresh();
-    await this.waitForRouting();
-  }
-
-  /** Bring the stack up; the driver calls this once, before handing the topology out. */
-  async up(): Promise<void> {
-    await this.docker(upArgs(this.project, this.options.replicas), this.config.timeouts.upMs);
     await this.refresh();
     await this.waitForRouting();
   }

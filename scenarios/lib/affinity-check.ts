@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { whoami } from '../../client/api.ts';
 import { type ClientTransport, openClient, type WskSocket } from '../../client/connect.ts';
+import { clientSourceAddress } from './client-address.ts';
 import { probePollingSession } from './raw-polling.ts';
 
 export interface AffinityOptions {
@@ -72,7 +73,12 @@ export async function measureAffinity(url: string, options: AffinityOptions): Pr
       Array.from({ length: options.clients }, async (_, index) => {
         const transports: ClientTransport[] | undefined = index % 2 === 1 ? ['polling'] : undefined;
         if (transports) counts.pollingOnlyClients += 1;
-        const { socket, welcome } = await openClient(url, { ...(transports ? { transports } : {}) }, options.connectTimeoutMs);
+        const localAddress = clientSourceAddress(index);
+        const { socket, welcome } = await openClient(
+          url,
+          { localAddress, ...(transports ? { transports } : {}) },
+          options.connectTimeoutMs,
+        );
         sockets.push(socket);
         socket.io.on('error', () => {
           if (!closing) counts.transportErrors += 1;
@@ -103,8 +109,12 @@ export async function measureAffinity(url: string, options: AffinityOptions): Pr
     }
 
     const raw = await Promise.all(
-      Array.from({ length: options.rawSessions }, () =>
-        probePollingSession(url, { keepCookie: options.keepCookie, rounds: options.rawRounds }),
+      Array.from({ length: options.rawSessions }, (_, i) =>
+        probePollingSession(url, {
+          keepCookie: options.keepCookie,
+          rounds: options.rawRounds,
+          localAddress: clientSourceAddress(options.clients + i),
+        }),
       ),
     );
     for (const session of raw) {

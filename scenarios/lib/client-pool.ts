@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { type ConnectOptions, openClient, type WskSocket } from '../../client/connect.ts';
 import type { BroadcastMessage, RoomMessage } from '../../server/protocol.ts';
+import { clientSourceAddress } from './client-address.ts';
 
 /** A client under observation: where it is, and everything it received, counted. */
 export interface PooledClient {
@@ -72,14 +73,15 @@ function observe(index: number, socket: WskSocket, replica: string): PooledClien
 }
 
 /**
- * Open `count` clients against `url`, at most `concurrency` handshakes at a
+ * Open `count` clients against `url` (by default each from its own /24, as
+ * distinct users would be), at most `concurrency` handshakes at a
  * time (a burst of hundreds would measure the listen backlog, not the stack).
  * If any client fails, every client opened so far is closed and the error rethrown.
  */
 export async function openClients(
   url: string,
   count: number,
-  options: (index: number) => ConnectOptions = () => ({}),
+  options: (index: number) => ConnectOptions = (index) => ({ localAddress: clientSourceAddress(index) }),
   { concurrency = 16, firstIndex = 0, timeoutMs = 15_000 } = {},
 ): Promise<PooledClient[]> {
   const clients: PooledClient[] = [];
