@@ -37,7 +37,12 @@ export class ManagedProcess {
     readonly options: SpawnOptions,
   ) {
     this.child = spawn(command, args, {
-      env: options.env ?? process.env,
+      // WSK_RUN_ID rides along into every child, whatever env the caller
+      // built, so tests can find any process a run left behind.
+      env: {
+        ...(options.env ?? process.env),
+        ...(process.env.WSK_RUN_ID ? { WSK_RUN_ID: process.env.WSK_RUN_ID } : {}),
+      },
       cwd: options.cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
       // Own process group: a signal to the group reaches grandchildren

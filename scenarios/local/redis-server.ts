@@ -96,7 +96,14 @@ function outputTail(child: ManagedProcess, lines = 20): string {
   return child.output().trim().split('\n').slice(-lines).join('\n');
 }
 
-class PortTakenError extends Error {}
+class PortTakenError extends Error {
+  constructor(
+    readonly port: number,
+    readonly output: string,
+  ) {
+    super(`port ${port} is taken`);
+  }
+}
 
 /**
  * A real `redis-server` on a loopback port, without persistence, as a handle
@@ -143,7 +150,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     } catch (error) {
       await child.stop(1000);
       const output = outputTail(child);
-      if (/Address already in use/i.test(output)) throw new PortTakenError(`port ${port} is taken`);
+      if (/Address already in use/i.test(output)) throw new PortTakenError(port, output);
       const reason = exited.signal.aborted
         ? `redis-server on ${host}:${port} ${child.describeExit()} before answering PING`
         : error instanceof Error
@@ -163,7 +170,10 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     } catch (error) {
       // A port picked for us may be taken between the probe and the bind: pick another.
       if (error instanceof PortTakenError && options.port === undefined && attempt < 5) continue;
-      throw error instanceof PortTakenError ? new Error(`redis-server cannot bind ${host}:${chosen}: ${error.message}`) : error;
+      if (!(error instanceof PortTakenError)) throw error;
+      throw new Error(
+        `redis-server cannot bind ${host}:${chosen}: address already in use\n--- redis-server output ---\n${error.output}`,
+      );
     }
   }
 

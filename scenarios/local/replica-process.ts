@@ -19,8 +19,6 @@ export async function startReplicaProcess(spec: ReplicaSpec, readyTimeoutMs = 20
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       HOME: process.env.HOME ?? '/tmp',
-      // Tests tag a run so they can prove no process of it outlived the runner.
-      ...(process.env.WSK_RUN_ID ? { WSK_RUN_ID: process.env.WSK_RUN_ID } : {}),
       ...spec.env,
       HOST: spec.address,
       PORT: String(spec.port),
