@@ -447,7 +447,17 @@ for (const adapter of ADAPTERS) {
         everyone.every((c) => c.socket.connected),
         'clients stay connected while Redis is down',
       );
+      // Traffic during the outage must not crash anything (an unhandled
+      // rejection would fail this test). Whether these messages reach the
+      // other replica later depends on the adapter: not asserted here.
+      const during = await a1.socket.emitWithAck('broadcast', 'during the outage');
+      assert.ok(during.ok, 'the accepting replica still acks');
+      const roomDuring = await b1.socket.emitWithAck('room:emit', room, 'during the outage');
+      assert.ok(roomDuring.ok);
+      const clusterDuring = a1.socket.emitWithAck('cluster:replicas');
       await redis.start();
+      const replicasDuring = await clusterDuring;
+      assert.ok(replicasDuring.ok, 'cluster:replicas answers (maybe incomplete) across an outage');
       await Promise.all([waitReady(urlA, 200), waitReady(urlB, 200)]);
 
       // The subscriptions came back: a broadcast crosses replicas in both directions.
@@ -472,6 +482,50 @@ for (const adapter of ADAPTERS) {
     });
   });
 }
+
+describe('CORS', () => {
+  const apps: AppHandle[] = [];
+  after(async () => {
+    await Promise.all(apps.map((app) => app.close()));
+  });
+
+  async function handshakeHeaders(corsOrigins: string, origin: string): Promise<Headers> {
+    const port = await sharedPort([HOSTS[0]]);
+    const app = await createApp(
+      loadConfig({
+        PORT: String(port),
+        HOST: HOSTS[0],
+        REPLICA_ID: 'cors',
+        REDIS_URL: redis.url,
+        CORS_ORIGINS: corsOrigins,
+        LOG_LEVEL: 'silent',
+      }),
+    );
+    apps.push(app);
+    const response = await fetch(`http://${HOSTS[0]}:${port}/socket.io/?EIO=4&transport=polling`, { headers: { origin } });
+    await response.text();
+    await app.close();
+    return response.headers;
+  }
+
+  it('sends no CORS headers by default: other origins cannot read the handshake', async () => {
+    const headers = await handshakeHeaders('', 'https://evil.example');
+    assert.equal(headers.get('access-control-allow-origin'), null);
+  });
+
+  it('allows exactly the configured origins, with credentials (for the affinity cookie)', async () => {
+    const allowed = await handshakeHeaders('https://app.example,https://admin.example', 'https://admin.example');
+    assert.equal(allowed.get('access-control-allow-origin'), 'https://admin.example');
+    assert.equal(allowed.get('access-control-allow-credentials'), 'true');
+    const other = await handshakeHeaders('https://app.example', 'https://evil.example');
+    assert.equal(other.get('access-control-allow-origin'), null);
+  });
+
+  it('allows any origin only when CORS_ORIGINS is "*"', async () => {
+    const any = await handshakeHeaders('*', 'https://anything.example');
+    assert.equal(any.get('access-control-allow-origin'), 'https://anything.example');
+  });
+});
 
 describe('createApp start-up failure', () => {
   it('rejects when the port is taken, leaving nothing open', async () => {

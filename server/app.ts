@@ -170,24 +170,32 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   let draining: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
 
-  const closeConnections = (): number => {
+  /**
+   * Close the engine connections, not the Socket.IO sockets: a client told
+   * "io server disconnect" does not reconnect; one that sees "transport
+   * close" does, through the proxy, to another replica. `orderly` flushes
+   * what is buffered first, but a polling session that is not polling right
+   * now then waits up to 30 s for its next request (behind a timer that
+   * engine.io does not clear if the connection is force-closed afterwards),
+   * so close() does not wait for it.
+   */
+  const closeConnections = (orderly: boolean): number => {
     const open = [...connections];
-    // Close the engine connection, not the Socket.IO socket: a client told
-    // "io server disconnect" does not reconnect, one that sees "transport
-    // close" does, through the proxy, to another replica.
-    for (const connection of open) connection.close();
+    for (const connection of open) connection.close(!orderly);
     return open.length;
   };
 
-  const connectionsGone = (): Promise<void> =>
+  /** True once every engine connection has closed, false if some remain after `ms`. */
+  const connectionsGone = (ms: number): Promise<boolean> =>
     new Promise((resolve) => {
-      const check = () => {
-        if (connections.size > 0) return;
-        clearInterval(timer);
-        resolve();
+      const finish = (gone: boolean) => {
+        clearInterval(poll);
+        clearTimeout(bound);
+        resolve(gone);
       };
-      const timer = setInterval(check, 20);
-      check();
+      const poll = setInterval(() => connections.size === 0 && finish(true), 20);
+      const bound = setTimeout(() => finish(connections.size === 0), ms);
+      if (connections.size === 0) finish(true);
     });
 
   const drain = (): Promise<void> => {
@@ -195,8 +203,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       if (phase === 'running') phase = 'draining';
       logger.info({ drainDelayMs: config.drainDelayMs, clients: io.engine.clientsCount }, 'draining: not ready, refusing new clients');
       await sleep(config.drainDelayMs, drainAbort.signal);
-      const closed = closeConnections();
-      const done = await within(connectionsGone(), CONNECTIONS_CLOSE_BOUND_MS);
+      const closed = closeConnections(true);
+      const done = await connectionsGone(CONNECTIONS_CLOSE_BOUND_MS);
       logger.info({ closed, remaining: io.engine.clientsCount, complete: done }, 'drained: client connections closed');
     })();
     return draining;
@@ -206,7 +214,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     closing ??= (async () => {
       phase = 'closed';
       drainAbort.abort();
-      closeConnections();
+      closeConnections(false);
       // Socket.IO closes its adapters first, and the sharded adapter waits for
       // Redis to confirm unsubscribing: with Redis down that never happens.
       const ioClosed = io.close();

@@ -33,7 +33,7 @@ export interface RedisConnectionsOptions {
    * bound during a long outage; the pub/sub adapter is at-most-once anyway.
    */
   offlineQueueLimit?: number;
-  /** Every command rejection no caller handled (e.g. a PUBLISH cut by a restart): a hook for metrics. */
+  /** Every failed command on these connections (e.g. a PUBLISH cut by a Redis restart): a hook for metrics. */
   onCommandError?: (connection: string, error: unknown) => void;
 }
 
@@ -92,11 +92,6 @@ export class RedisConnections {
   /** True while every connection is ready (and there is at least one). */
   get ready(): boolean {
     return this.#tracked.length > 0 && this.#tracked.every((t) => t.raw.isReady);
-  }
-
-  /** Names of the connections that are not ready, for readiness reasons. */
-  notReady(): string[] {
-    return this.#tracked.filter((t) => !t.raw.isReady).map((t) => `${t.name} ${t.state}`);
   }
 
   /**

@@ -58,8 +58,14 @@ function runCli(script: string, args: string[], env: NodeJS.ProcessEnv) {
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  after(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
+  // On a failed assertion the child is still up: Ctrl-C it (so it stops its
+  // own children), and only SIGKILL it if that does not work in time.
+  after(async () => {
+    if (child.exitCode !== null) return;
+    child.kill('SIGINT');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    await exited;
+    clearTimeout(timer);
   });
   return { child, exited, out: () => stdout, err: () => stderr };
 }

@@ -38,7 +38,7 @@ export class RedisServerMissingError extends Error {
   constructor(command: string) {
     super(
       `${command} not found on PATH: the local topology runs a real Redis. Install it with ` +
-        '`apt-get install redis-server` (as root), or `make deps`.',
+        '`apt-get install redis-server` (as root), or run `make setup`.',
     );
     this.name = 'RedisServerMissingError';
   }
@@ -68,12 +68,16 @@ export function pingRedis(host: string, port: number, password?: string, timeout
   return new Promise((resolve) => {
     const socket = createConnection({ host, port });
     let received = '';
-    const finish = (ok: boolean) => {
+    // A hard deadline, not socket.setTimeout: that one is about idleness and
+    // is cleared when the peer closes, which would leave this pending forever.
+    const deadline = setTimeout(() => finish(false), timeoutMs);
+    function finish(ok: boolean) {
+      clearTimeout(deadline);
       socket.destroy();
       resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => finish(false));
+    }
     socket.once('error', () => finish(false));
+    socket.once('close', () => finish(false));
     socket.on('data', (chunk) => {
       received += chunk.toString('utf8');
       if (received.includes('+PONG\r\n')) finish(true);
