@@ -45,6 +45,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force
 COPY --from=build /app/dist ./dist
+# The demo page's static files (served at /) sit next to the compiled static-routes.js.
+COPY --from=build /app/server/public ./dist/server/public
 # Never root at run time (the base image ships the `node` user, uid 1000).
 # Files stay owned by root, so the process cannot rewrite its own code.
 USER node

@@ -106,6 +106,8 @@ export interface WatchedProcess {
   role: Role;
   name: string;
   pid: number;
+  /** Count this process only, not its descendants (the runner: its descendants are the whole stack). */
+  alone?: boolean;
 }
 
 export interface ProcessSample {
@@ -125,7 +127,7 @@ export async function sampleProcesses(watched: readonly WatchedProcess[]): Promi
   const parents = await parentMap();
   return Promise.all(
     watched.map(async (process) => {
-      const pids = descendants(process.pid, parents);
+      const pids = process.alone ? [process.pid] : descendants(process.pid, parents);
       let cpuTicks = 0;
       let rssKiB = 0;
       let hwmKiB = 0;
@@ -138,7 +140,7 @@ export async function sampleProcesses(watched: readonly WatchedProcess[]): Promi
         rssKiB += memory?.rssKiB ?? 0;
         hwmKiB += memory?.hwmKiB ?? 0;
       }
-      return { ...process, cpuTicks, rssKiB, hwmKiB, processes: count };
+      return { role: process.role, name: process.name, pid: process.pid, cpuTicks, rssKiB, hwmKiB, processes: count };
     }),
   );
 }

@@ -41,6 +41,16 @@ export interface Endpoints {
 
 export type ReplicaSignal = 'SIGKILL' | 'SIGTERM';
 
+/** One backend server as the proxy sees it (read-only; for fault scenarios' timings). */
+export interface ProxyServerState {
+  /** Replica address the proxy's slot points at ("" when the slot has none). */
+  address: string;
+  /** Whether the proxy sends new clients there: UP, or out (DOWN, MAINT, DRAIN, …). */
+  up: boolean;
+  /** The proxy's own words, e.g. "DOWN 1/2", "MAINT (resolution)". */
+  rawStatus: string;
+}
+
 export interface Topology extends AsyncDisposable {
   readonly kind: TopologyKind;
   readonly options: Readonly<TopologyOptions>;
@@ -52,6 +62,12 @@ export interface Topology extends AsyncDisposable {
   kill(replicaId: string, signal: ReplicaSignal): Promise<void>;
   /** Start a replica that was killed again, under the same id and address. */
   start(replicaId: string): Promise<void>;
+  /**
+   * The proxy's view of its servers, when the driver can read it (local
+   * HAProxy: its stats CSV). Absent, or resolving to undefined, when the
+   * proxy keeps no such state (open-source Nginx has no active health checks).
+   */
+  proxyServerStates?(): Promise<ProxyServerState[] | undefined>;
   /** Stop / start a dependency the replicas share. */
   stopDependency(name: 'redis'): Promise<void>;
   startDependency(name: 'redis'): Promise<void>;

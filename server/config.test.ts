@@ -32,6 +32,8 @@ describe('loadConfig', () => {
       pingIntervalMs: 25000,
       pingTimeoutMs: 20000,
       maxHttpBufferSize: 1_000_000,
+      rateLimit: { eventsPerSec: 50, burst: 100, disconnectAfter: 500 },
+      auth: undefined,
     });
   });
 
@@ -195,6 +197,67 @@ describe('loadConfig', () => {
   it('redacts the password in REDIS_URL when describing the config', () => {
     const config = loadConfig({ REDIS_URL: 'redis://user:hunter2@redis:6379' }, fixed);
     assert.doesNotMatch(JSON.stringify(describeConfig(config)), /hunter2/);
+  });
+
+  it('rate-limits by default; RATE_LIMIT_EVENTS_PER_SEC=0 turns it off; the burst is at least 1', () => {
+    const config = loadConfig({ RATE_LIMIT_EVENTS_PER_SEC: '0', RATE_LIMIT_BURST: '7', RATE_LIMIT_DISCONNECT_AFTER: '0' }, fixed);
+    assert.deepEqual(config.rateLimit, { eventsPerSec: 0, burst: 7, disconnectAfter: 0 });
+    assert.ok(Object.isFrozen(config.rateLimit));
+    const problems = problemsOf({ RATE_LIMIT_EVENTS_PER_SEC: '-5', RATE_LIMIT_BURST: '0', RATE_LIMIT_DISCONNECT_AFTER: 'many' });
+    assert.deepEqual(
+      problems.map((line) => line.split(':', 1)[0]),
+      ['RATE_LIMIT_EVENTS_PER_SEC', 'RATE_LIMIT_BURST', 'RATE_LIMIT_DISCONNECT_AFTER'],
+    );
+    assert.match(problems[1] ?? '', /^RATE_LIMIT_BURST: must be at least 1/);
+  });
+
+  it('turns authentication on with an HS256 secret, an issuer and an audience', () => {
+    const secret = 'x'.repeat(32);
+    const config = loadConfig({ AUTH_JWT_SECRET: secret, AUTH_ISSUER: 'https://id.example', AUTH_AUDIENCE: 'wsk' }, fixed);
+    assert.deepEqual(config.auth, { kind: 'hs256', secret, issuer: 'https://id.example', audience: 'wsk' });
+    assert.ok(Object.isFrozen(config.auth));
+    assert.doesNotMatch(JSON.stringify(describeConfig(config)), /xxxxxxxx/);
+  });
+
+  it('reads the JWT secret from AUTH_JWT_SECRET_FILE (Docker secret) without its newline', () => {
+    const secret = 'f'.repeat(64);
+    const config = loadConfig({ AUTH_JWT_SECRET_FILE: '/run/secrets/jwt' }, { hostname: () => 'h', readFile: () => `${secret}\n` });
+    assert.deepEqual(config.auth, { kind: 'hs256', secret, issuer: undefined, audience: undefined });
+    const short = problemsOf({ AUTH_JWT_SECRET_FILE: '/s' }, { hostname: () => 'h', readFile: () => 'short\n' });
+    assert.match(short[0] ?? '', /^AUTH_JWT_SECRET_FILE: the secret in \/s must be at least 32 characters$/);
+  });
+
+  it('refuses a short secret without printing it', () => {
+    const problems = problemsOf({ AUTH_JWT_SECRET: 'hunter2' });
+    assert.equal(problems.length, 1, problems.join('\n'));
+    assert.match(problems[0] ?? '', /^AUTH_JWT_SECRET: must be at least 32 characters .*\(value not shown\)$/);
+    assert.doesNotMatch(problems[0] ?? '', /hunter2/);
+  });
+
+  it('turns authentication on with a JWKS URL: https, or http on loopback only', () => {
+    const config = loadConfig({ AUTH_JWKS_URL: 'https://id.example/.well-known/jwks.json', AUTH_AUDIENCE: 'wsk' }, fixed);
+    assert.deepEqual(config.auth, {
+      kind: 'jwks',
+      jwksUrl: 'https://id.example/.well-known/jwks.json',
+      issuer: undefined,
+      audience: 'wsk',
+    });
+    assert.equal(loadConfig({ AUTH_JWKS_URL: 'http://127.0.0.1:9999/jwks' }, fixed).auth?.kind, 'jwks');
+    for (const url of ['http://id.example/jwks', 'ftp://id.example/jwks', 'not a url']) {
+      assert.match(problemsOf({ AUTH_JWKS_URL: url })[0] ?? '', /^AUTH_JWKS_URL: must be an https:\/\/ URL/, url);
+    }
+  });
+
+  it('refuses two key sources, and an issuer or audience with no key to check them', () => {
+    const both = problemsOf({ AUTH_JWT_SECRET: 'y'.repeat(40), AUTH_JWKS_URL: 'https://id.example/jwks' });
+    assert.match(both[0] ?? '', /^AUTH_JWT_SECRET: set only one of .*\(got AUTH_JWT_SECRET, AUTH_JWKS_URL\)$/);
+    const alone = problemsOf({ AUTH_ISSUER: 'https://id.example', AUTH_AUDIENCE: 'wsk' });
+    assert.deepEqual(
+      alone.map((line) => line.split(':', 1)[0]),
+      ['AUTH_ISSUER', 'AUTH_AUDIENCE'],
+    );
+    assert.match(alone[0] ?? '', /has no effect without AUTH_JWT_SECRET/);
+    assert.match(problemsOf({ AUTH_JWT_SECRET: 'z'.repeat(32), AUTH_ISSUER: ' padded' })[0] ?? '', /^AUTH_ISSUER: /);
   });
 
   it('keeps DEFAULTS consistent with the documented values', () => {

@@ -25,7 +25,31 @@ export interface Config {
   readonly pingIntervalMs: number;
   readonly pingTimeoutMs: number;
   readonly maxHttpBufferSize: number;
+  /** Per-socket event rate limit (token bucket); eventsPerSec 0 = off. */
+  readonly rateLimit: RateLimitConfig;
+  /** JWT authentication of every connection; undefined = off (anyone may connect). */
+  readonly auth: AuthConfig | undefined;
 }
+
+export interface RateLimitConfig {
+  /** Sustained events per second one socket may send; 0 turns the limit off. */
+  readonly eventsPerSec: number;
+  /** Events a socket may send at once after being quiet (bucket size). */
+  readonly burst: number;
+  /** Refused events within RATE_LIMIT_WINDOW_MS after which the socket is disconnected; 0 = never. */
+  readonly disconnectAfter: number;
+}
+
+/** How a handshake's JWT is verified: a shared HS256 secret, or the keys at a JWKS URL. */
+export type AuthConfig = (
+  | { readonly kind: 'hs256'; readonly secret: string }
+  | { readonly kind: 'jwks'; readonly jwksUrl: string }
+) & {
+  /** Required `iss` claim, if set. */
+  readonly issuer: string | undefined;
+  /** Required `aud` claim, if set. */
+  readonly audience: string | undefined;
+};
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
@@ -56,7 +80,15 @@ export const DEFAULTS = Object.freeze({
   PING_INTERVAL_MS: '25000',
   PING_TIMEOUT_MS: '20000',
   MAX_HTTP_BUFFER_SIZE: '1000000',
+  RATE_LIMIT_EVENTS_PER_SEC: '50',
+  RATE_LIMIT_BURST: '100',
+  RATE_LIMIT_DISCONNECT_AFTER: '500',
 });
+
+/** HS256 needs a key of at least 256 bits; 32 characters is the floor (`openssl rand -hex 32` gives 64). */
+export const MIN_JWT_SECRET_LENGTH = 32;
+/** Variables whose values must never appear in an error message or a log line. */
+const SECRET_VARIABLES: ReadonlySet<string> = new Set(['AUTH_JWT_SECRET']);
 
 const HOSTNAME_PATTERN = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 /** Printable and space-free: the id shows up in logs, replies and metrics labels. */
@@ -125,6 +157,25 @@ const corsOrigins = z
 
 const MAX_MS = 24 * 60 * 60 * 1000;
 
+function isLoopbackHost(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+
+/** Signing keys must not be fetched over plain HTTP, where anyone on the path could swap them; loopback excepted. */
+const jwksUrl = z.string().refine(
+  (value) => {
+    try {
+      const url = new URL(value);
+      return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname));
+    } catch {
+      return false;
+    }
+  },
+  { error: 'must be an https:// URL (http:// only on loopback), e.g. https://auth.example.com/.well-known/jwks.json' },
+);
+
+const nonEmptyText = z.string().regex(/^\S(.*\S)?$/, { error: 'must not start or end with white space' });
+
 const SCHEMAS = {
   PORT: wholeNumber(0, 65535),
   HOST: host,
@@ -139,6 +190,16 @@ const SCHEMAS = {
   PING_INTERVAL_MS: wholeNumber(1, MAX_MS),
   PING_TIMEOUT_MS: wholeNumber(1, MAX_MS),
   MAX_HTTP_BUFFER_SIZE: wholeNumber(1, 1024 * 1024 * 1024),
+  RATE_LIMIT_EVENTS_PER_SEC: wholeNumber(0, 1_000_000),
+  RATE_LIMIT_BURST: wholeNumber(1, 1_000_000),
+  RATE_LIMIT_DISCONNECT_AFTER: wholeNumber(0, 1_000_000_000),
+  AUTH_JWT_SECRET: z.string().min(MIN_JWT_SECRET_LENGTH, {
+    error: `must be at least ${MIN_JWT_SECRET_LENGTH} characters (e.g. openssl rand -hex 32)`,
+  }),
+  AUTH_JWT_SECRET_FILE: z.string(),
+  AUTH_JWKS_URL: jwksUrl,
+  AUTH_ISSUER: nonEmptyText,
+  AUTH_AUDIENCE: nonEmptyText,
 } as const;
 
 type VariableName = keyof typeof SCHEMAS;
@@ -156,18 +217,24 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: LoadConfigOptions = 
   const defaults: Partial<Record<VariableName, string>> = { ...DEFAULTS, REPLICA_ID: hostname() };
   const problems: string[] = [];
   const parsed: Partial<Record<VariableName, unknown>> = {};
+  const present = new Set<VariableName>();
 
   for (const name of Object.keys(SCHEMAS) as VariableName[]) {
     const raw = env[name];
     const given = raw !== undefined && raw !== '';
     const input = given ? raw : defaults[name];
+    if (given) present.add(name);
     if (input === undefined) continue;
     const result = SCHEMAS[name].safeParse(input);
     if (result.success) {
       parsed[name] = result.data;
       continue;
     }
-    const source = given ? `got ${JSON.stringify(raw)}` : `default ${JSON.stringify(input)}`;
+    const source = SECRET_VARIABLES.has(name)
+      ? 'value not shown'
+      : given
+        ? `got ${JSON.stringify(raw)}`
+        : `default ${JSON.stringify(input)}`;
     for (const issue of result.error.issues) problems.push(`${name}: ${issue.message} (${source})`);
   }
 
@@ -183,6 +250,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: LoadConfigOptions = 
       problems.push(`REDIS_PASSWORD_FILE: cannot read ${values.REDIS_PASSWORD_FILE}: ${reason}`);
     }
   }
+  const auth = authConfig(values, present, readFile, problems);
   if (
     values.DRAIN_DELAY_MS !== undefined &&
     values.SHUTDOWN_TIMEOUT_MS !== undefined &&
@@ -209,7 +277,64 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: LoadConfigOptions = 
     pingIntervalMs: v.PING_INTERVAL_MS,
     pingTimeoutMs: v.PING_TIMEOUT_MS,
     maxHttpBufferSize: v.MAX_HTTP_BUFFER_SIZE,
+    rateLimit: Object.freeze({
+      eventsPerSec: v.RATE_LIMIT_EVENTS_PER_SEC,
+      burst: v.RATE_LIMIT_BURST,
+      disconnectAfter: v.RATE_LIMIT_DISCONNECT_AFTER,
+    }),
+    auth,
   });
+}
+
+/**
+ * Authentication is on when a key source is set: exactly one of
+ * AUTH_JWT_SECRET, AUTH_JWT_SECRET_FILE (Docker secret) and AUTH_JWKS_URL.
+ * AUTH_ISSUER / AUTH_AUDIENCE without a key source would look like
+ * protection while checking nothing, so they are an error on their own.
+ */
+function authConfig(
+  values: Partial<Parsed>,
+  present: ReadonlySet<VariableName>,
+  readFile: (path: string) => string,
+  problems: string[],
+): AuthConfig | undefined {
+  // Counted by presence, so a secret that failed its own check is not also "missing".
+  const sources = (['AUTH_JWT_SECRET', 'AUTH_JWT_SECRET_FILE', 'AUTH_JWKS_URL'] as const).filter((name) => present.has(name));
+  if (sources.length > 1) {
+    problems.push(`${sources[0]}: set only one of AUTH_JWT_SECRET, AUTH_JWT_SECRET_FILE and AUTH_JWKS_URL (got ${sources.join(', ')})`);
+    return undefined;
+  }
+  if (sources.length === 0) {
+    for (const name of ['AUTH_ISSUER', 'AUTH_AUDIENCE'] as const) {
+      if (values[name] !== undefined) {
+        problems.push(`${name}: has no effect without AUTH_JWT_SECRET, AUTH_JWT_SECRET_FILE or AUTH_JWKS_URL`);
+      }
+    }
+    return undefined;
+  }
+  const claims = { issuer: values.AUTH_ISSUER, audience: values.AUTH_AUDIENCE };
+  if (sources[0] === 'AUTH_JWKS_URL') {
+    if (values.AUTH_JWKS_URL === undefined) return undefined;
+    return Object.freeze({ kind: 'jwks', jwksUrl: values.AUTH_JWKS_URL, ...claims });
+  }
+  let secret = values.AUTH_JWT_SECRET;
+  if (values.AUTH_JWT_SECRET_FILE !== undefined) {
+    const path = values.AUTH_JWT_SECRET_FILE;
+    try {
+      secret = readFile(path).replace(/\r?\n$/, '');
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      problems.push(`AUTH_JWT_SECRET_FILE: cannot read ${path}: ${reason}`);
+      return undefined;
+    }
+    if (secret.length < MIN_JWT_SECRET_LENGTH) {
+      problems.push(`AUTH_JWT_SECRET_FILE: the secret in ${path} must be at least ${MIN_JWT_SECRET_LENGTH} characters`);
+      return undefined;
+    }
+  }
+  // Only a schema failure leaves it undefined here, and that is already a problem.
+  if (secret === undefined) return undefined;
+  return Object.freeze({ kind: 'hs256', secret, ...claims });
 }
 
 /** The configuration as it may be logged: secrets removed. */
@@ -218,6 +343,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     ...config,
     redisUrl: redactUrl(config.redisUrl),
     redisPassword: config.redisPassword === undefined ? undefined : '[redacted]',
+    auth: config.auth?.kind === 'hs256' ? { ...config.auth, secret: '[redacted]' } : config.auth,
   };
 }
 

@@ -9,6 +9,8 @@
 import { createApp } from './app.ts';
 import { ConfigError, type Config, describeConfig, loadConfig } from './config.ts';
 import { createLogger } from './logger.ts';
+import { createMetrics } from './metrics.ts';
+import { staticRoutes } from './static-routes.ts';
 
 function readConfig(): Config {
   try {
@@ -36,9 +38,15 @@ async function main(): Promise<void> {
     process.exit(1);
   });
 
+  const metrics = createMetrics({ replica: config.replicaId });
   let app: Awaited<ReturnType<typeof createApp>>;
   try {
-    app = await createApp(config, { logger });
+    app = await createApp(config, {
+      logger,
+      routes: { ...staticRoutes(), ...metrics.routes },
+      onRedisCommandError: metrics.onRedisCommandError,
+    });
+    metrics.attach(app);
   } catch (error) {
     logger.fatal({ err: error, host: config.host, port: config.port }, 'cannot start');
     process.exit(1);

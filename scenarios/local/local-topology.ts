@@ -8,6 +8,7 @@ import { REPO_ROOT } from '../lib/repo-root.ts';
 import { waitFor } from '../lib/wait-for.ts';
 import type {
   Endpoints,
+  ProxyServerState,
   ReplicaEndpoint,
   ReplicaSignal,
   Topology,
@@ -37,15 +38,28 @@ interface LocalReplica {
 /** A proxy the local topology runs, whatever its kind. */
 interface LocalProxy {
   url: string;
+  /** The proxy's (master) process id. */
+  readonly pid: number | undefined;
   statsUrl?: string;
   /** Make the proxy route to exactly these replicas; resolves once it does. */
   route(addresses: readonly string[]): Promise<void>;
+  /** Its servers' states, when it keeps any (HAProxy). */
+  serverStates?(): Promise<ProxyServerState[]>;
+  /** True when it follows DNS by itself (HAProxy); false when it must be told (Debian's Nginx). */
+  followsDns: boolean;
   stop(): Promise<void>;
 }
 
 export interface ProxyVariant extends AsyncDisposable {
   url: string;
+  readonly pid: number | undefined;
   stop(): Promise<void>;
+}
+
+export interface LocalProcessInfo {
+  role: 'replica' | 'proxy' | 'redis';
+  name: string;
+  pid: number;
 }
 
 export class LocalTopology implements Topology {
@@ -115,6 +129,12 @@ export class LocalTopology implements Topology {
     // A stopped container leaves Docker's DNS; mirror that once the process is gone.
     await child.exited;
     await this.publishDns();
+    // Nginx >= 1.27.3 would drop it on re-resolving; Debian's 1.22 is told (the server stays as `down`).
+    if (this.proxy && !this.proxy.followsDns) await this.proxy.route(this.liveAddresses());
+  }
+
+  async proxyServerStates(): Promise<ProxyServerState[] | undefined> {
+    return this.proxy?.serverStates?.();
   }
 
   async start(replicaId: string): Promise<void> {
@@ -151,6 +171,7 @@ export class LocalTopology implements Topology {
     await waitForHaproxyRouting(handle, this.liveAddresses());
     const variant: ProxyVariant = {
       url: handle.url,
+      pid: handle.process.pid,
       stop: async () => {
         this.variants.delete(variant);
         await handle.stop();
@@ -159,6 +180,22 @@ export class LocalTopology implements Topology {
     };
     this.variants.add(variant);
     return variant;
+  }
+
+  /**
+   * The running processes of the topology with their pids (read-only), so the
+   * benchmark can read each one's CPU time and memory from /proc. Nginx is
+   * its master; its workers are the master's children.
+   */
+  processes(): LocalProcessInfo[] {
+    const out: LocalProcessInfo[] = [];
+    for (const replica of this.replicas.values()) {
+      const pid = replica.process?.running ? replica.process.pid : undefined;
+      if (pid !== undefined) out.push({ role: 'replica', name: replica.endpoint.id, pid });
+    }
+    if (this.proxy?.pid !== undefined) out.push({ role: 'proxy', name: this.options.proxy, pid: this.proxy.pid });
+    if (this.redis.pid !== undefined) out.push({ role: 'redis', name: 'redis', pid: this.redis.pid });
+    return out;
   }
 
   /** Where each process's log is, for a failing run's report. */
@@ -267,9 +304,17 @@ export class LocalTopology implements Topology {
       const { user, password } = handle.statsAuth;
       return {
         url: handle.url,
+        pid: handle.process.pid,
         // Credentials in the URL so a person can paste it into curl or a browser.
         statsUrl: handle.statsUrl.replace('://', `://${encodeURIComponent(user)}:${encodeURIComponent(password)}@`),
         route: (addresses) => waitForHaproxyRouting(handle, addresses),
+        followsDns: true,
+        serverStates: async () =>
+          (await handle.serverStates()).map((state) => ({
+            address: state.address.split(':')[0] ?? '',
+            up: state.status === 'UP',
+            rawStatus: state.rawStatus,
+          })),
         stop: () => handle.stop(),
       };
     }
@@ -282,8 +327,10 @@ export class LocalTopology implements Topology {
     });
     return {
       url: handle.url,
+      pid: handle.process.pid,
       // Debian's nginx 1.22 cannot re-resolve upstream names: re-render and reload.
       route: (addresses) => handle.setUpstreams(addresses.map((address) => `${address}:${this.replicaPort}`)),
+      followsDns: false,
       stop: () => handle.stop(),
     };
   }

@@ -27,6 +27,8 @@ export interface RedisServerHandle extends AsyncDisposable {
   readonly host: string;
   readonly port: number;
   readonly running: boolean;
+  /** Process id while running (the benchmark reads its CPU and memory from /proc). */
+  readonly pid: number | undefined;
   /** Stop the server (SIGTERM, SIGKILL after 5 s). Idempotent. */
   stop(): Promise<void>;
   /** Start it again on the same port after stop(); a no-op while running. Data is not kept. */
@@ -196,6 +198,9 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     port: fixedPort,
     get running() {
       return current?.running ?? false;
+    },
+    get pid() {
+      return current?.running ? current.pid : undefined;
     },
     stop: () =>
       serialize(async () => {

@@ -1,0 +1,325 @@
+/**
+ * What a bench run writes to results.json: raw numbers only (counts, CPU
+ * milliseconds and memory per process, encoded HDR histograms). Everything
+ * derived — rates, CPU per delivery, the ratios against the targets — is
+ * computed from these by the pure functions below, so anyone can recompute
+ * the report from the file (`npm run bench -- --report results.json`).
+ */
+import type { LatencyStats } from './histogram.ts';
+import type { ProcessUsage } from './proc-stats.ts';
+import type { TargetSpec } from './targets.ts';
+
+export interface ClientsInfo {
+  requested: number;
+  connected: number;
+  failed: number;
+  errors: string[];
+  /** Clients per replica id. */
+  perReplica: Record<string, number>;
+}
+
+export interface LoadRun {
+  workload: 'fanout' | 'rooms';
+  /** Table name of the target, e.g. "haproxy+redis ×3". */
+  target: string;
+  spec: TargetSpec;
+  /** Tuning variant, e.g. "bufferutil off"; "" for the default build. */
+  variant: string;
+  clients: ClientsInfo;
+  /** Messages per second offered, payload bytes, measured window. */
+  rate: number;
+  size: number;
+  windowMs: number;
+  sentMeasured: number;
+  expected: number;
+  delivered: number;
+  /** Rooms workload: rooms joined, and mean members per room. */
+  rooms?: number;
+  membersPerRoom?: number;
+  latency: LatencyStats;
+  /** Encoded HDR histogram of delivery latency, µs. */
+  histogram: string;
+  /** Server-side processes (replicas, proxy, Redis, bench server): CPU in the window, memory at its end. */
+  processes: ProcessUsage[];
+  /** Generator workers and the runner itself. */
+  generator: ProcessUsage[];
+  /** Event-loop utilization of each generator worker while sending. */
+  generatorElu: number[];
+  maxSendLagMs: number;
+}
+
+export interface StormRun {
+  workload: 'storm';
+  target: string;
+  spec: TargetSpec;
+  durationMs: number;
+  concurrency: number;
+  attempts: number;
+  ok: number;
+  failed: number;
+  notUpgraded: number;
+  errors: string[];
+  perReplica: Record<string, number>;
+  welcome: LatencyStats;
+  upgrade: LatencyStats;
+  processes: ProcessUsage[];
+  generator: ProcessUsage[];
+  generatorElu: number;
+}
+
+export interface IdleProcess {
+  role: string;
+  name: string;
+  connections: number;
+  rssBeforeKiB: number;
+  rssAfterKiB: number;
+}
+
+export interface IdleRun {
+  workload: 'idle';
+  target: string;
+  spec: TargetSpec;
+  variant: string;
+  requested: number;
+  /** Connections opened through the proxy, and straight at the replicas. */
+  viaProxy: number;
+  direct: number;
+  connected: number;
+  failed: number;
+  /** Still open after the hold. */
+  held: number;
+  holdMs: number;
+  connectMs: number;
+  errors: string[];
+  /** Why it stopped where it did (limits, errors). */
+  limits: string[];
+  processes: IdleProcess[];
+  generatorRssKiB: number;
+}
+
+export type Run = LoadRun | StormRun | IdleRun;
+
+export interface Conditions {
+  startedAt: string;
+  command: string;
+  node: string;
+  cpus: string;
+  cores: number;
+  memoryGiB: number;
+  kernel: string;
+  haproxy: string;
+  nginx: string;
+  redis: string;
+  socketIo: string;
+  ws: string;
+  nofile: string;
+  options: Record<string, unknown>;
+}
+
+export interface BenchResults {
+  version: 1;
+  conditions: Conditions;
+  runs: Run[];
+  /** Stages that could not run, with the reason. */
+  failures: Array<{ stage: string; error: string }>;
+  durationMs: number;
+}
+
+// ---- derived numbers (pure) -------------------------------------------------
+
+const sum = (values: readonly number[]) => values.reduce((total, value) => total + value, 0);
+
+export interface LoadDerived {
+  deliveriesPerSec: number;
+  deliveredRatio: number;
+  /** All server-side processes, CPU ms in the window. */
+  serverCpuMs: number;
+  replicaCpuMs: number;
+  proxyCpuMs: number;
+  redisCpuMs: number;
+  generatorCpuMs: number;
+  /** Server-side CPU µs per delivery. */
+  cpuUsPerDelivery: number;
+  replicaCpuUsPerDelivery: number;
+  /** Deliveries per CPU-second of the replicas (or of the floor / single server). */
+  deliveriesPerReplicaCpuS: number;
+  /** Server-side cores busy on average. */
+  serverCores: number;
+}
+
+/** The floor server and the single server count as "replica" CPU: they do the replica's job. */
+const isReplicaLike = (p: ProcessUsage) => p.role === 'replica' || p.role === 'server';
+
+export function deriveLoad(run: LoadRun): LoadDerived {
+  const cpu = (filter: (p: ProcessUsage) => boolean) => sum(run.processes.filter(filter).map((p) => p.cpuMs));
+  const serverCpuMs = cpu(() => true);
+  const replicaCpuMs = cpu(isReplicaLike);
+  const delivered = Math.max(run.delivered, 0);
+  const perDelivery = (ms: number) => (delivered > 0 ? (ms * 1000) / delivered : 0);
+  return {
+    deliveriesPerSec: run.windowMs > 0 ? (delivered * 1000) / run.windowMs : 0,
+    deliveredRatio: run.expected > 0 ? delivered / run.expected : 0,
+    serverCpuMs,
+    replicaCpuMs,
+    proxyCpuMs: cpu((p) => p.role === 'proxy'),
+    redisCpuMs: cpu((p) => p.role === 'redis'),
+    generatorCpuMs: sum(run.generator.filter((p) => p.role === 'generator').map((p) => p.cpuMs)),
+    cpuUsPerDelivery: perDelivery(serverCpuMs),
+    replicaCpuUsPerDelivery: perDelivery(replicaCpuMs),
+    deliveriesPerReplicaCpuS: replicaCpuMs > 0 ? (delivered * 1000) / replicaCpuMs : 0,
+    serverCores: run.windowMs > 0 ? serverCpuMs / run.windowMs : 0,
+  };
+}
+
+export function kibPerConnection(process: IdleProcess): number {
+  return process.connections > 0 ? (process.rssAfterKiB - process.rssBeforeKiB) / process.connections : 0;
+}
+
+export interface Ratio {
+  name: string;
+  /** What was measured, as a number (NaN when the inputs are missing). */
+  value: number;
+  unit: string;
+  target: string;
+  /** True when the value meets the target; undefined when there is nothing to compare. Never asserted. */
+  met: boolean | undefined;
+  /** How it was computed, with the inputs. */
+  basis: string;
+}
+
+function findLoad(runs: readonly Run[], workload: 'fanout' | 'rooms', test: (run: LoadRun) => boolean): LoadRun | undefined {
+  return runs.find((run): run is LoadRun => run.workload === workload && test(run));
+}
+
+const isSingle = (run: LoadRun) => run.spec.kind === 'single' && run.variant === '';
+const isFloor = (run: LoadRun) => run.spec.kind === 'floor';
+const isDirectRedis = (run: LoadRun) => run.spec.kind === 'local' && run.spec.direct === true && run.variant === '';
+export const isCluster = (run: Run, replicas: number) =>
+  run.spec.kind === 'local' &&
+  !run.spec.direct &&
+  run.spec.proxy === 'haproxy' &&
+  run.spec.adapter === 'redis' &&
+  run.spec.replicas === replicas &&
+  (!('variant' in run) || run.variant === '');
+
+const round = (value: number, digits = 3) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+/**
+ * The ratios the issue names, from raw runs. The cluster is HAProxy + Redis
+ * pub/sub with `replicas` replicas; the single node is the in-memory
+ * baseline (the replica + Redis direct is given as a second baseline).
+ */
+export function computeRatios(runs: readonly Run[], replicas: number): Ratio[] {
+  const ratios: Ratio[] = [];
+  const cluster = findLoad(runs, 'fanout', (run) => isCluster(run, replicas));
+  const floor = findLoad(runs, 'fanout', isFloor);
+  const baselines: Array<[string, LoadRun | undefined]> = [
+    ['single (no Redis)', findLoad(runs, 'fanout', isSingle)],
+    ['replica + Redis direct', findLoad(runs, 'fanout', isDirectRedis)],
+  ];
+  const missing = (name: string, unit: string, target: string, why: string): Ratio => ({
+    name,
+    value: Number.NaN,
+    unit,
+    target,
+    met: undefined,
+    basis: why,
+  });
+  for (const [baseName, base] of baselines) {
+    const label = `vs ${baseName}`;
+    if (!cluster || !base) {
+      ratios.push(missing(`cross-replica p50 − single-node p50 (${label})`, 'ms', '≤ +1 ms', 'cluster or baseline run missing'));
+      ratios.push(missing(`cross-replica p99 / single-node p99 (${label})`, '×', '≤ 2×', 'cluster or baseline run missing'));
+      ratios.push(missing(`CPU-µs per delivery, cluster / single node (${label})`, '×', '≤ 1.3×', 'cluster or baseline run missing'));
+      continue;
+    }
+    const p50 = cluster.latency.p50 - base.latency.p50;
+    ratios.push({
+      name: `cross-replica p50 − single-node p50 (${label})`,
+      value: round(p50),
+      unit: 'ms',
+      target: '≤ +1 ms',
+      met: p50 <= 1,
+      basis: `${cluster.latency.p50} ms − ${base.latency.p50} ms at ${cluster.clients.connected} clients, ${cluster.rate} broadcasts/s`,
+    });
+    const p99 = base.latency.p99 > 0 ? cluster.latency.p99 / base.latency.p99 : Number.NaN;
+    ratios.push({
+      name: `cross-replica p99 / single-node p99 (${label})`,
+      value: round(p99, 2),
+      unit: '×',
+      target: '≤ 2×',
+      met: Number.isFinite(p99) ? p99 <= 2 : undefined,
+      basis: `${cluster.latency.p99} ms / ${base.latency.p99} ms`,
+    });
+    const c = deriveLoad(cluster);
+    const b = deriveLoad(base);
+    const cpu = b.cpuUsPerDelivery > 0 ? c.cpuUsPerDelivery / b.cpuUsPerDelivery : Number.NaN;
+    ratios.push({
+      name: `CPU-µs per delivery, cluster / single node (${label})`,
+      value: round(cpu, 2),
+      unit: '×',
+      target: '≤ 1.3×',
+      met: Number.isFinite(cpu) ? cpu <= 1.3 : undefined,
+      basis: `${round(c.cpuUsPerDelivery, 2)} µs (replicas+proxy+Redis) / ${round(b.cpuUsPerDelivery, 2)} µs`,
+    });
+  }
+  const efficiency = (run: LoadRun | undefined, name: string) => {
+    if (!run || !floor) {
+      ratios.push(missing(name, '%', '≥ 60%', 'run or floor missing'));
+      return;
+    }
+    const r = deriveLoad(run).deliveriesPerReplicaCpuS;
+    const f = deriveLoad(floor).deliveriesPerReplicaCpuS;
+    const value = f > 0 ? (100 * r) / f : Number.NaN;
+    ratios.push({
+      name,
+      value: round(value, 1),
+      unit: '%',
+      target: '≥ 60%',
+      met: Number.isFinite(value) ? value >= 60 : undefined,
+      basis: `${Math.round(r)} deliveries per replica CPU-second / ${Math.round(f)} for the raw ws floor`,
+    });
+  };
+  efficiency(cluster, `deliveries/s per replica CPU-second, cluster ×${replicas} vs raw ws floor`);
+  efficiency(baselines[0]![1], 'deliveries/s per CPU-second, single (no Redis) vs raw ws floor');
+
+  const idle = runs.find((run): run is IdleRun => run.workload === 'idle' && run.variant === '' && run.spec.kind === 'local');
+  if (!idle) {
+    ratios.push(missing('concurrent connections held across the replicas', 'connections', '≥ 10,000', 'idle run missing'));
+  } else {
+    const replicaCount = idle.processes.filter((p) => p.role === 'replica').length;
+    ratios.push({
+      name: `concurrent connections held across ${replicaCount} replicas`,
+      value: idle.held,
+      unit: 'connections',
+      target: '≥ 10,000',
+      met: idle.held >= 10_000,
+      basis: `${idle.viaProxy} through HAProxy + ${idle.direct} direct; held ${idle.held} of ${idle.requested} for ${idle.holdMs} ms`,
+    });
+    const replicasIdle = idle.processes.filter((p) => p.role === 'replica');
+    const replicaKiB =
+      sum(replicasIdle.map((p) => p.rssAfterKiB - p.rssBeforeKiB)) / Math.max(1, sum(replicasIdle.map((p) => p.connections)));
+    ratios.push({
+      name: 'KiB per idle connection at a replica',
+      value: round(replicaKiB, 1),
+      unit: 'KiB',
+      target: 'reported',
+      met: undefined,
+      basis: 'RSS growth of the replicas / connections they hold',
+    });
+    const proxy = idle.processes.find((p) => p.role === 'proxy');
+    ratios.push(
+      proxy && proxy.connections > 0
+        ? {
+            name: 'KiB per idle connection at HAProxy',
+            value: round(kibPerConnection(proxy), 1),
+            unit: 'KiB',
+            target: 'reported',
+            met: undefined,
+            basis: `RSS growth of HAProxy / ${proxy.connections} tunnelled connections`,
+          }
+        : missing('KiB per idle connection at HAProxy', 'KiB', 'reported', 'no connection went through HAProxy'),
+    );
+  }
+  return ratios;
+}

@@ -1,0 +1,429 @@
+/**
+ * The bench: one generator, a list of stages run one after the other, each
+ * bringing a target up, running its workloads, and tearing it down (also on
+ * failure). A stage that fails is recorded and the run goes on, so one
+ * broken target does not cost the whole comparison.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { clientSourceAddress } from '../scenarios/lib/client-address.ts';
+import { WaitTimeoutError, waitFor } from '../scenarios/lib/wait-for.ts';
+import { nowUs } from './bench-connection.ts';
+import { Generator } from './generator.ts';
+import type { ClientSpec, ConnectResult } from './generator-protocol.ts';
+import { encodeHistogram, latencyStats } from './histogram.ts';
+import type { BenchOptions } from './options.ts';
+import { type ProcessSample, sampleProcesses, usageBetween, type WatchedProcess } from './proc-stats.ts';
+import type { BenchResults, ClientsInfo, Conditions, IdleProcess, IdleRun, LoadRun, Run, StormRun } from './results.ts';
+import { startTarget, type Target, type TargetSpec, targetLabel } from './targets.ts';
+
+export type StageWorkload = 'fanout' | 'rooms' | 'storm' | 'idle';
+
+export interface Stage {
+  name: string;
+  spec: TargetSpec;
+  /** Tuning variant label; "" for the default build. */
+  variant: string;
+  workloads: StageWorkload[];
+}
+
+/** Tuning measures, each a replica environment that turns one off (or on). */
+export const TUNING_FANOUT: ReadonlyArray<{ variant: string; env: Record<string, string> }> = [
+  // ws uses bufferutil for (un)masking when it can load it; this makes it not.
+  { variant: 'bufferutil off', env: { WS_NO_BUFFER_UTIL: '1' } },
+  { variant: 'perMessageDeflate on', env: { PER_MESSAGE_DEFLATE: 'true' } },
+];
+export const TUNING_IDLE: ReadonlyArray<{ variant: string; env: Record<string, string> }> = [
+  { variant: 'handshake request kept', env: { DISCARD_HANDSHAKE_REQUEST: 'false' } },
+  { variant: 'perMessageDeflate on', env: { PER_MESSAGE_DEFLATE: 'true' } },
+];
+
+/** The stages for `options`, in run order. Pure. */
+export function planStages(options: Pick<BenchOptions, 'only' | 'targets' | 'replicas'>): Stage[] {
+  const has = (workload: string) => (options.only as readonly string[]).includes(workload);
+  const target = (name: string) => (options.targets as readonly string[]).includes(name);
+  const n = options.replicas;
+  const stages: Stage[] = [];
+  const load = (extra: StageWorkload[] = []): StageWorkload[] => [
+    ...(has('fanout') ? (['fanout'] as const) : []),
+    ...(has('rooms') ? (['rooms'] as const) : []),
+    ...extra,
+  ];
+  const add = (name: string, spec: TargetSpec, workloads: StageWorkload[], variant = '') => {
+    if (workloads.length > 0) stages.push({ name, spec, variant, workloads });
+  };
+  const cluster = (proxy: 'haproxy' | 'nginx', adapter: 'redis' | 'redis-sharded' | 'redis-streams', replicas = n) =>
+    ({ kind: 'local', proxy, adapter, replicas }) as const;
+
+  if (target('floor')) add('floor', { kind: 'floor' }, has('fanout') ? ['fanout'] : []);
+  if (target('single')) add('single', { kind: 'single' }, load());
+  if (target('direct')) add('direct', { ...cluster('haproxy', 'redis', 1), direct: true }, has('fanout') ? ['fanout'] : []);
+  if (target('haproxy')) add('haproxy', cluster('haproxy', 'redis'), load(has('storm') ? ['storm'] : []));
+  if (target('nginx')) add('nginx', cluster('nginx', 'redis'), load(has('storm') ? ['storm'] : []));
+  if (target('sharded')) add('sharded', cluster('haproxy', 'redis-sharded'), load());
+  if (target('streams')) add('streams', cluster('haproxy', 'redis-streams'), load());
+  if (target('sweep') && has('fanout')) {
+    for (let replicas = 1; replicas < n; replicas++) add(`sweep-${replicas}`, cluster('haproxy', 'redis', replicas), ['fanout']);
+  }
+  if (has('idle')) add('idle', cluster('haproxy', 'redis'), ['idle']);
+  if (has('tuning')) {
+    for (const { variant, env } of TUNING_FANOUT) add(`tuning: ${variant}`, { kind: 'single', env }, ['fanout'], variant);
+    add('tuning: idle memory', { kind: 'single' }, ['idle']);
+    for (const { variant, env } of TUNING_IDLE) add(`tuning: idle ${variant}`, { kind: 'single', env }, ['idle'], variant);
+  }
+  return stages;
+}
+
+export interface RunBenchDeps {
+  log: (message: string) => void;
+  outDir: string;
+  conditions: Conditions;
+  /** Checked between steps: set when the user pressed Ctrl-C. */
+  aborted?: () => boolean;
+  /** Called with the target while it is up, so a Ctrl-C handler can take it down. */
+  onTarget?: (target: Target | undefined) => void;
+  onGenerator?: (generator: Generator | undefined) => void;
+}
+
+const CONNECT_TIMEOUT_MS = 15_000;
+/** Delivery drain after the last send: messages in flight get this long to arrive. */
+const DRAIN_TIMEOUT_MS = 5000;
+/** Fan-out / rooms clients: indexes 0.. ; storm sources start here; idle from 0 (its own stage). */
+const STORM_FIRST_SOURCE = 30_000;
+const STORM_SOURCES = 2000;
+
+function runnerProcess(): WatchedProcess {
+  return { role: 'runner', name: 'runner', pid: process.pid, alone: true };
+}
+
+function generatorProcesses(generator: Generator): WatchedProcess[] {
+  return generator.processes().map((worker) => ({ role: 'generator' as const, name: worker.name, pid: worker.pid }));
+}
+
+function clientsInfo(requested: number, result: ConnectResult): ClientsInfo {
+  return {
+    requested,
+    connected: result.connected,
+    failed: result.failed,
+    errors: result.errors,
+    perReplica: result.replicas,
+  };
+}
+
+async function sleepUntilUs(us: number): Promise<void> {
+  const ms = (us - nowUs()) / 1000;
+  if (ms > 0) await sleep(ms);
+}
+
+/** Send at `rate` for warm-up + duration; measure CPU over the measured window; wait for deliveries to drain. */
+async function measureLoad(
+  generator: Generator,
+  target: Target,
+  options: BenchOptions,
+  kind: 'broadcast' | 'room',
+  rate: number,
+  openClients: number,
+  rooms?: Array<[string, number]>,
+) {
+  await generator.reset();
+  const startUs = nowUs() + 300_000;
+  const measureUs = startUs + options.warmupS * 1e6;
+  const endUs = measureUs + options.durationS * 1e6;
+  const loading = generator.load({ kind, rate, size: options.size, startUs, measureUs, endUs, ...(rooms ? { rooms } : {}) });
+  const watched = [...target.processes(), ...generatorProcesses(generator), runnerProcess()];
+  await sleepUntilUs(measureUs);
+  const before = await sampleProcesses(watched);
+  const beforeUs = nowUs();
+  await sleepUntilUs(endUs);
+  const after = await sampleProcesses(watched);
+  const windowMs = (nowUs() - beforeUs) / 1000;
+  const loads = await loading;
+  const sentMeasured = loads.reduce((s, r) => s + r.sentMeasured, 0);
+  const expected = kind === 'broadcast' ? sentMeasured * openClients : loads.reduce((s, r) => s + r.expectedMeasured, 0);
+  let delivered = 0;
+  try {
+    await waitFor(
+      async () => {
+        delivered = (await generator.counts()).measured;
+        return delivered >= expected;
+      },
+      { what: `${expected} measured deliveries`, timeoutMs: DRAIN_TIMEOUT_MS, intervalMs: 100 },
+    );
+  } catch (error) {
+    if (!(error instanceof WaitTimeoutError)) throw error;
+  }
+  const counts = await generator.counts();
+  delivered = counts.measured;
+  const histogram = await generator.histogram();
+  const usage = usageBetween(before, after);
+  return {
+    windowMs: Math.round(windowMs),
+    sentMeasured,
+    expected,
+    delivered,
+    latency: latencyStats(histogram),
+    histogram: encodeHistogram(histogram),
+    processes: usage.filter((p) => p.role !== 'generator' && p.role !== 'runner'),
+    generator: usage.filter((p) => p.role === 'generator' || p.role === 'runner'),
+    generatorElu: loads.map((r) => Math.round(r.elu * 1000) / 1000),
+    maxSendLagMs: Math.max(0, ...loads.map((r) => r.maxLagMs)),
+    disconnects: counts.disconnects,
+  };
+}
+
+async function connectClients(generator: Generator, target: Target, count: number, firstIndex = 0): Promise<ConnectResult> {
+  const specs: ClientSpec[] = Array.from({ length: count }, (_, i) => {
+    const index = firstIndex + i;
+    return { index, url: target.urlFor(index), localAddress: clientSourceAddress(index) };
+  });
+  return generator.connect(target.mode, specs, { concurrency: 64, timeoutMs: CONNECT_TIMEOUT_MS });
+}
+
+/** The soft limit on open files of this process (children inherit it). */
+export async function openFilesLimit(): Promise<{ soft: number; hard: number }> {
+  const text = await readFile('/proc/self/limits', 'utf8');
+  const match = /^Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/m.exec(text);
+  const parse = (value: string | undefined) => (value === undefined || value === 'unlimited' ? 1_048_576 : Number(value));
+  return { soft: parse(match?.[1]), hard: parse(match?.[2]) };
+}
+
+/** HAProxy needs two descriptors per tunnelled connection, plus listeners, checks and DNS. */
+export function haproxyConnectionCap(openFiles: number): number {
+  return Math.max(0, Math.floor((openFiles - 400) / 2));
+}
+
+async function idleRun(
+  generator: Generator,
+  target: Target,
+  stage: Stage,
+  options: BenchOptions,
+  log: (message: string) => void,
+): Promise<IdleRun> {
+  const tuning = stage.spec.kind === 'single';
+  const requested = tuning ? Math.min(options.idle, 3000) : options.idle;
+  const limits: string[] = [];
+  const files = await openFilesLimit();
+  limits.push(`open files per process: soft ${files.soft}, hard ${files.hard} (every process of the stack inherits it)`);
+  let viaProxy = 0;
+  let proxyWatch: WatchedProcess | undefined;
+  let proxyUrl: string | undefined;
+  if (!tuning && target.haproxyVariant) {
+    const cap = haproxyConnectionCap(files.soft);
+    viaProxy = Math.min(requested, cap);
+    if (viaProxy < requested) {
+      limits.push(
+        `HAProxy holds at most ~${cap} connections with ${files.soft} descriptors (2 per tunnelled connection); ` +
+          `the other ${requested - viaProxy} connect straight to the replicas`,
+      );
+    }
+    // haproxy.cfg caps maxconn at 8000 (its comment says to raise it with the
+    // nofile limit); the bench's own HAProxy takes what the descriptors allow.
+    const maxconn = viaProxy + 100;
+    const variant = await target.haproxyVariant('idle', (config) => config.replace(/^(\s*maxconn\s+)\d+/m, `$1${maxconn}`));
+    proxyUrl = variant.url;
+    if (variant.pid !== undefined) proxyWatch = { role: 'proxy', name: 'haproxy (idle)', pid: variant.pid };
+  }
+  const servers = target.processes().filter((p) => p.role !== 'proxy');
+  const watched = [...servers, ...(proxyWatch ? [proxyWatch] : []), ...generatorProcesses(generator)];
+  const before = await sampleProcesses(watched);
+  const started = performance.now();
+  const specs: ClientSpec[] = Array.from({ length: requested }, (_, index) => ({
+    index,
+    url: index < viaProxy && proxyUrl ? proxyUrl : target.directUrlFor(index),
+    localAddress: clientSourceAddress(index),
+  }));
+  log(`  idle: opening ${requested} WebSocket connections (${viaProxy} through HAProxy)`);
+  const proxied = viaProxy > 0 ? await generator.connect('socket.io', specs.slice(0, viaProxy), { concurrency: 64, timeoutMs: CONNECT_TIMEOUT_MS }) : undefined;
+  const direct = await generator.connect('socket.io', specs.slice(viaProxy), { concurrency: 64, timeoutMs: CONNECT_TIMEOUT_MS });
+  const connectMs = Math.round(performance.now() - started);
+  const connected = (proxied?.connected ?? 0) + direct.connected;
+  const failed = (proxied?.failed ?? 0) + direct.failed;
+  const errors = [...new Set([...(proxied?.errors ?? []), ...direct.errors])].slice(0, 5);
+  if (failed > 0) limits.push(`${failed} connections failed: ${errors.join('; ')}`);
+  const holdMs = options.quick ? 1000 : 5000;
+  log(`  idle: ${connected} open after ${connectMs} ms; holding ${holdMs} ms`);
+  await sleep(holdMs);
+  const counts = await generator.counts();
+  const after = await sampleProcesses(watched);
+  const perReplica: Record<string, number> = {};
+  for (const record of [proxied?.replicas ?? {}, direct.replicas]) {
+    for (const [replica, count] of Object.entries(record)) perReplica[replica] = (perReplica[replica] ?? 0) + count;
+  }
+  const find = (samples: ProcessSample[], name: string) => samples.find((s) => s.name === name);
+  const processes: IdleProcess[] = watched
+    .filter((p) => p.role !== 'generator')
+    .map((p) => ({
+      role: p.role,
+      name: p.name,
+      connections:
+        p.role === 'proxy' ? (proxied?.connected ?? 0) : p.role === 'replica' ? (perReplica[p.name] ?? (tuning ? connected : 0)) : 0,
+      rssBeforeKiB: find(before, p.name)?.rssKiB ?? 0,
+      rssAfterKiB: find(after, p.name)?.rssKiB ?? 0,
+    }));
+  const generatorRssKiB = after.filter((s) => s.role === 'generator').reduce((sum, s) => sum + s.rssKiB, 0);
+  await generator.closeClients();
+  return {
+    workload: 'idle',
+    target: targetLabel(stage.spec),
+    spec: stage.spec,
+    variant: stage.variant,
+    requested,
+    viaProxy: proxied?.connected ?? 0,
+    direct: direct.connected,
+    connected,
+    failed,
+    held: counts.open,
+    holdMs,
+    connectMs,
+    errors,
+    limits,
+    processes,
+    generatorRssKiB,
+  };
+}
+
+async function stormRun(generator: Generator, target: Target, stage: Stage, options: BenchOptions): Promise<StormRun> {
+  const url = target.proxyUrl ?? target.urlFor(0);
+  const watched = [...target.processes(), ...generatorProcesses(generator), runnerProcess()];
+  const durationMs = Math.round(options.durationS * 1000);
+  const before = await sampleProcesses(watched);
+  const result = await generator.storm({
+    url,
+    concurrency: options.stormConcurrency,
+    durationMs,
+    firstSource: STORM_FIRST_SOURCE,
+    sources: STORM_SOURCES,
+    timeoutMs: 10_000,
+  });
+  const after = await sampleProcesses(watched);
+  const usage = usageBetween(before, after);
+  return {
+    workload: 'storm',
+    target: targetLabel(stage.spec),
+    spec: stage.spec,
+    durationMs,
+    concurrency: options.stormConcurrency,
+    attempts: result.attempts,
+    ok: result.ok,
+    failed: result.failed,
+    notUpgraded: result.notUpgraded,
+    errors: result.errors,
+    perReplica: result.replicas,
+    welcome: latencyStats(result.welcomeHistogram),
+    upgrade: latencyStats(result.upgradeHistogram),
+    processes: usage.filter((p) => p.role !== 'generator' && p.role !== 'runner'),
+    generator: usage.filter((p) => p.role === 'generator' || p.role === 'runner'),
+    generatorElu: Math.round(result.elu * 1000) / 1000,
+  };
+}
+
+async function runStage(
+  stage: Stage,
+  generator: Generator,
+  options: BenchOptions,
+  deps: RunBenchDeps,
+  runs: Run[],
+): Promise<void> {
+  const { log } = deps;
+  const logDir = join(deps.outDir, 'logs', stage.name.replace(/[^A-Za-z0-9.-]+/g, '-'));
+  const target = await startTarget(stage.spec, logDir);
+  deps.onTarget?.(target);
+  const label = targetLabel(stage.spec);
+  try {
+    const wantsClients = stage.workloads.includes('fanout') || stage.workloads.includes('rooms');
+    if (wantsClients) {
+      const connect = await connectClients(generator, target, options.clients);
+      log(
+        `  ${connect.connected}/${options.clients} clients in ${connect.elapsedMs} ms` +
+          ` (${Object.entries(connect.replicas)
+            .map(([r, c]) => `${r}=${c}`)
+            .join(' ')})${connect.failed ? `; ${connect.failed} failed: ${connect.errors.join('; ')}` : ''}`,
+      );
+      if (connect.connected === 0) throw new Error(`no client could connect: ${connect.errors.join('; ')}`);
+      const clients = clientsInfo(options.clients, connect);
+      if (stage.workloads.includes('fanout') && !deps.aborted?.()) {
+        const measured = await measureLoad(generator, target, options, 'broadcast', options.rate, connect.connected);
+        const run: LoadRun = {
+          workload: 'fanout',
+          target: label,
+          spec: stage.spec,
+          variant: stage.variant,
+          clients,
+          rate: options.rate,
+          size: options.size,
+          ...measured,
+        };
+        runs.push(run);
+        log(
+          `  fanout: ${run.delivered}/${run.expected} delivered, p50 ${run.latency.p50} ms, p99 ${run.latency.p99} ms` +
+            `, server CPU ${Math.round(run.processes.reduce((s, p) => s + p.cpuMs, 0))} ms in ${run.windowMs} ms`,
+        );
+      }
+      if (stage.workloads.includes('rooms') && !deps.aborted?.()) {
+        const joined = await generator.join(options.roomsPerReplica);
+        const rooms = Object.entries(joined.members).sort(([a], [b]) => a.localeCompare(b));
+        if (rooms.length === 0) throw new Error(`no client could join a room (${joined.failed} failed)`);
+        const measured = await measureLoad(generator, target, options, 'room', options.roomRate, connect.connected, rooms);
+        const run: LoadRun = {
+          workload: 'rooms',
+          target: label,
+          spec: stage.spec,
+          variant: stage.variant,
+          clients,
+          rate: options.roomRate,
+          size: options.size,
+          rooms: rooms.length,
+          membersPerRoom: Math.round((100 * rooms.reduce((s, [, m]) => s + m, 0)) / rooms.length) / 100,
+          ...measured,
+        };
+        runs.push(run);
+        log(`  rooms: ${run.delivered}/${run.expected} delivered over ${rooms.length} rooms, p50 ${run.latency.p50} ms, p99 ${run.latency.p99} ms`);
+      }
+      await generator.closeClients();
+    }
+    if (stage.workloads.includes('storm') && !deps.aborted?.()) {
+      const run = await stormRun(generator, target, stage, options);
+      runs.push(run);
+      log(
+        `  storm: ${run.ok} upgraded connections in ${run.durationMs} ms (${Math.round((run.ok * 1000) / run.durationMs)}/s)` +
+          `, ${run.failed} failed, welcome p50 ${run.welcome.p50} ms p99 ${run.welcome.p99} ms`,
+      );
+    }
+    if (stage.workloads.includes('idle') && !deps.aborted?.()) {
+      const run = await idleRun(generator, target, stage, options, log);
+      runs.push(run);
+      log(`  idle: held ${run.held} of ${run.requested} (${run.viaProxy} via HAProxy)`);
+    }
+  } finally {
+    await generator.closeClients().catch(() => undefined);
+    deps.onTarget?.(undefined);
+    await target.down();
+  }
+}
+
+export async function runBench(options: BenchOptions, deps: RunBenchDeps): Promise<BenchResults> {
+  const started = performance.now();
+  const stages = planStages(options);
+  const runs: Run[] = [];
+  const failures: BenchResults['failures'] = [];
+  const generator = await Generator.start({ workers: options.workers, logFile: join(deps.outDir, 'generator.log') });
+  deps.onGenerator?.(generator);
+  try {
+    for (const [i, stage] of stages.entries()) {
+      if (deps.aborted?.()) break;
+      deps.log(`[${i + 1}/${stages.length}] ${stage.name}: ${targetLabel(stage.spec)} — ${stage.workloads.join(', ')}`);
+      try {
+        await runStage(stage, generator, options, deps, runs);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        failures.push({ stage: stage.name, error: message.split('\n').slice(0, 6).join('\n') });
+        deps.log(`  FAILED: ${message.split('\n')[0]}`);
+      }
+    }
+  } finally {
+    deps.onGenerator?.(undefined);
+    await generator.stop();
+  }
+  return { version: 1, conditions: deps.conditions, runs, failures, durationMs: Math.round(performance.now() - started) };
+}

@@ -1,0 +1,146 @@
+/**
+ * What the bench runs load against: a "target" is a set of server-side
+ * processes with a lifecycle, the URL each client connects to, and the list
+ * of processes whose CPU and memory count for it. Targets:
+ *
+ * - `floor`: bench/servers/floor-server.ts, a bare `ws` fan-out server;
+ * - `single`: one replica (server/app.ts, the product's handlers) with the
+ *   in-memory adapter: no proxy, no Redis (bench/servers/single-server.ts);
+ * - `local`: the local topology (LocalTopology: real redis-server, HAProxy or
+ *   Nginx, N replicas), clients through the proxy or straight at the replicas.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freeTcpPort } from '../scenarios/lib/free-port.ts';
+import { type ManagedProcess, spawnManaged } from '../scenarios/lib/managed-process.ts';
+import { waitFor } from '../scenarios/lib/wait-for.ts';
+import { LocalTopology, type ProxyVariant } from '../scenarios/local/local-topology.ts';
+import type { AdapterKind, ProxyKind } from '../scenarios/topology.ts';
+import type { ConnectionMode } from './bench-connection.ts';
+import type { WatchedProcess } from './proc-stats.ts';
+
+export type TargetSpec =
+  | { kind: 'floor' }
+  | { kind: 'single'; env?: Record<string, string> }
+  | {
+      kind: 'local';
+      proxy: ProxyKind;
+      adapter: AdapterKind;
+      replicas: number;
+      /** Clients connect straight to the replicas (round-robin), not through the proxy. */
+      direct?: boolean;
+      env?: Record<string, string>;
+    };
+
+export interface Target {
+  spec: TargetSpec;
+  mode: ConnectionMode;
+  /** Where client `i` connects. */
+  urlFor(index: number): string;
+  /** Where client `i` connects bypassing any proxy (round-robin over the replicas). */
+  directUrlFor(index: number): string;
+  /** The proxy URL, when there is one on the path. */
+  proxyUrl: string | undefined;
+  /** Server-side processes that count for this target (replicas, proxy, Redis, bench server). */
+  processes(): WatchedProcess[];
+  /** For idle capacity: a second HAProxy on the same replicas, from haproxy.cfg with `transform` applied. */
+  haproxyVariant?(name: string, transform: (config: string) => string): Promise<ProxyVariant>;
+  down(): Promise<void>;
+}
+
+const SERVERS = fileURLToPath(new URL('./servers/', import.meta.url));
+/** The bench's own servers listen on a replica-style loopback address. */
+const BENCH_SERVER_HOST = '127.0.1.1';
+
+async function startBenchServer(
+  file: string,
+  name: string,
+  env: Record<string, string>,
+  logFile: string,
+): Promise<{ child: ManagedProcess; url: string }> {
+  const port = await freeTcpPort(BENCH_SERVER_HOST);
+  const child = spawnManaged(process.execPath, ['--import', 'tsx', join(SERVERS, file)], {
+    name,
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? '/tmp',
+      LOG_LEVEL: 'warn',
+      ...env,
+      HOST: BENCH_SERVER_HOST,
+      PORT: String(port),
+    },
+    logFile,
+  });
+  const url = `http://${BENCH_SERVER_HOST}:${port}`;
+  try {
+    await waitFor(
+      async () => {
+        if (!child.running) throw new Error(`${name} ${child.describeExit()}: ${child.output().slice(-500)}`);
+        const response = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
+        await response.body?.cancel();
+        return response.ok;
+      },
+      { what: `${name} at ${url} to answer /healthz`, timeoutMs: 20_000, intervalMs: 100 },
+    );
+  } catch (error) {
+    await child.stop(1000);
+    throw error;
+  }
+  return { child, url };
+}
+
+/** A short name for tables: "floor", "single", "haproxy+redis ×3", "direct ×1 +redis". */
+export function targetLabel(spec: TargetSpec): string {
+  if (spec.kind === 'floor') return 'raw ws floor';
+  if (spec.kind === 'single') return 'single (no Redis)';
+  if (spec.direct) return `direct ×${spec.replicas} +${spec.adapter}`;
+  return `${spec.proxy}+${spec.adapter} ×${spec.replicas}`;
+}
+
+export async function startTarget(spec: TargetSpec, logDir: string): Promise<Target> {
+  await mkdir(logDir, { recursive: true });
+  if (spec.kind === 'floor' || spec.kind === 'single') {
+    const file = spec.kind === 'floor' ? 'floor-server.ts' : 'single-server.ts';
+    const name = spec.kind === 'floor' ? 'ws-floor' : 'single';
+    const { child, url } = await startBenchServer(
+      file,
+      name,
+      spec.kind === 'single' ? (spec.env ?? {}) : {},
+      join(logDir, `${name}.log`),
+    );
+    return {
+      spec,
+      mode: spec.kind === 'floor' ? 'raw' : 'socket.io',
+      urlFor: () => url,
+      directUrlFor: () => url,
+      proxyUrl: undefined,
+      processes: () =>
+        child.pid === undefined ? [] : [{ role: spec.kind === 'floor' ? 'server' : 'replica', name, pid: child.pid }],
+      down: async () => {
+        await child.stop(3000);
+      },
+    };
+  }
+  const topology = await LocalTopology.up({
+    kind: 'local',
+    proxy: spec.proxy,
+    adapter: spec.adapter,
+    replicas: spec.replicas,
+    logDir,
+    replicaEnv: { LOG_LEVEL: 'warn', ...spec.env },
+  });
+  const endpoints = topology.endpoints();
+  const replicaUrls = endpoints.replicas.map((replica) => replica.url);
+  return {
+    spec,
+    mode: 'socket.io',
+    urlFor: (index) => (spec.direct ? replicaUrls[index % replicaUrls.length]! : endpoints.proxyUrl),
+    directUrlFor: (index) => replicaUrls[index % replicaUrls.length]!,
+    proxyUrl: spec.direct ? undefined : endpoints.proxyUrl,
+    // Direct: the proxy is up but not on the path, so it does not count.
+    processes: () => topology.processes().filter((process) => !(spec.direct && process.role === 'proxy')),
+    haproxyVariant: (name, transform) => topology.startHaproxyVariant(name, transform),
+    down: () => topology.down(),
+  };
+}
