@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { $ } from 'zx';
 
 /** What one `docker …` invocation produced. A non-zero exit is a result, not an exception. */
 export interface RunResult {
@@ -37,41 +37,37 @@ export interface ExecRunnerOptions {
 
 const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
 
-/** The real runner: child_process.execFile, no shell, so argv reaches docker exactly as built. */
+/**
+ * The real runner, on zx: argv is interpolated as an array, so zx quotes each
+ * element and it reaches docker exactly as built; `nothrow` because a non-zero
+ * exit is a result the driver interprets, not an exception.
+ */
 export function createExecRunner(runnerOptions: ExecRunnerOptions = {}): DockerRunner {
   const command = runnerOptions.command ?? 'docker';
-  return (args, options = {}) =>
-    new Promise<RunResult>((resolve) => {
-      const env = { ...(runnerOptions.env ?? process.env), ...options.env };
-      const child = execFile(
-        command,
-        [...args],
-        {
-          env,
-          cwd: runnerOptions.cwd,
-          timeout: options.timeoutMs ?? runnerOptions.timeoutMs ?? 120_000,
-          maxBuffer: MAX_OUTPUT_BYTES,
-          encoding: 'utf8',
-        },
-        (error, stdout, stderr) => {
-          if (!error) {
-            resolve({ code: 0, signal: null, stdout, stderr });
-            return;
-          }
-          const failure = error as NodeJS.ErrnoException & { code?: number | string; signal?: NodeJS.Signals | null };
-          // ENOENT & co: the executable itself could not be started.
-          const spawnError = typeof failure.code === 'string' ? `${failure.code}: ${failure.message}` : '';
-          resolve({
-            code: typeof failure.code === 'number' ? failure.code : null,
-            signal: failure.signal ?? null,
-            stdout: stdout ?? '',
-            stderr: [stderr, spawnError].filter((part) => part).join('\n'),
-          });
-        },
-      );
-      if (options.input !== undefined) child.stdin?.end(options.input);
-      else child.stdin?.end();
+  return async (args, options = {}) => {
+    const run = $({
+      env: { ...(runnerOptions.env ?? process.env), ...options.env },
+      ...(runnerOptions.cwd ? { cwd: runnerOptions.cwd } : {}),
+      ...(options.input !== undefined ? { input: options.input } : {}),
+      timeout: options.timeoutMs ?? runnerOptions.timeoutMs ?? 120_000,
+      maxBuffer: MAX_OUTPUT_BYTES,
+      nothrow: true,
+      quiet: true,
+      verbose: false,
     });
+    try {
+      const output = await run`${command} ${[...args]}`;
+      return {
+        code: output.exitCode,
+        signal: output.signal,
+        stdout: output.stdout,
+        stderr: output.stderr,
+      };
+    } catch (error) {
+      // The executable itself could not be started (ENOENT & co).
+      return { code: null, signal: null, stdout: '', stderr: error instanceof Error ? error.message : String(error) };
+    }
+  };
 }
 
 /** "exited with code 1", "killed by SIGTERM (timeout?)", "could not start". */
