@@ -9,10 +9,10 @@ ADAPTER  ?= redis
 N        ?= 3
 STACK    ?= wsk
 COMPOSE  ?= docker compose
-TESTS    := $(shell find server client scenarios test -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
+TESTS    := $(shell find server client scenarios test bench -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup scenarios test typecheck lint unit check demo up down scale logs deploy undeploy
+.PHONY: help setup scenarios bench test typecheck lint unit check demo up down scale logs deploy undeploy
 
 help: ## List every target
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -22,6 +22,9 @@ setup: ## Install npm packages (npm ci) and, when missing, redis-server, haproxy
 
 scenarios: setup ## Run every scenario on the local topology (REPLICAS=3 CLIENTS=60 PROXY=haproxy ADAPTER=redis)
 	$(NODE) scenarios/cli.ts --replicas $(REPLICAS) --clients $(CLIENTS) --proxy $(PROXY) --adapter $(ADAPTER) $(ARGS)
+
+bench: setup ## Benchmark: floor, single node, HAProxy/Nginx clusters, adapters, idle capacity (ARGS="--quick", see docs/benchmarks.md)
+	$(NODE) bench/cli.ts $(ARGS)
 
 test: setup typecheck lint check unit ## Typecheck, lint, validate deployable files, run every test
 
@@ -37,7 +40,7 @@ unit: ## All tests (unit and integration against real processes)
 check: ## Validate haproxy.cfg, the nginx template, docker-compose.yml and the Swarm stack statically
 	@bash scripts/check.sh
 
-demo: setup ## Keep a local stack running and print its URLs (Ctrl-C stops it)
+demo: setup ## Keep a local stack running and print its URLs; open the printed demo URL in a browser (Ctrl-C stops it)
 	$(NODE) scenarios/stack-cli.ts up --replicas $(REPLICAS) --proxy $(PROXY) --adapter $(ADAPTER)
 
 up: ## Docker Compose: build and start the stack with N server replicas (needs .env, see .env.example)

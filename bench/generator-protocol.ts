@@ -5,6 +5,14 @@
  */
 import type { ConnectionMode } from './bench-connection.ts';
 
+/**
+ * How a generator client connects: `socket.io` / `raw` are the light
+ * WebSocket clients (bench-connection.ts); `socket.io-client` is the real
+ * client with its default transports (long-polling handshake, then the
+ * WebSocket upgrade), used to hold idle connections the way browsers open them.
+ */
+export type ClientKind = ConnectionMode | 'socket.io-client';
+
 export interface ClientSpec {
   /** Global client index: picks the source address, and the room in the rooms workload. */
   index: number;
@@ -13,7 +21,7 @@ export interface ClientSpec {
 }
 
 export type Command =
-  | { op: 'connect'; seq: number; mode: ConnectionMode; clients: ClientSpec[]; concurrency: number; timeoutMs: number }
+  | { op: 'connect'; seq: number; mode: ClientKind; clients: ClientSpec[]; concurrency: number; timeoutMs: number }
   | { op: 'join'; seq: number; roomsPerReplica: number; timeoutMs: number }
   | {
       op: 'load';

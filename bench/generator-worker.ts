@@ -6,7 +6,7 @@
  */
 import type { Agent } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { createClient } from '../client/connect.ts';
+import { createClient, type WskSocket } from '../client/connect.ts';
 import { clientSourceAddress } from '../scenarios/lib/client-address.ts';
 import { BenchConnection, nowUs } from './bench-connection.ts';
 import {
@@ -29,6 +29,8 @@ if (!process.send) {
 }
 
 const clients: BenchConnection[] = [];
+/** Real socket.io-client sockets held idle (connect mode `socket.io-client`). */
+const heavy: WskSocket[] = [];
 const indexOf = new Map<BenchConnection, number>();
 let latency = newHistogram();
 let measured = 0;
@@ -55,9 +57,23 @@ async function connect(command: Extract<Command, { op: 'connect' }>): Promise<Co
   let failed = 0;
   let next = 0;
   const queue: ClientSpec[] = command.clients;
+  const batch: BenchConnection[] = [];
+  const heavyReplicas: Record<string, number> = {};
+  let heavyConnected = 0;
   const one = async () => {
     while (next < queue.length) {
       const spec = queue[next++]!;
+      if (command.mode === 'socket.io-client') {
+        try {
+          const replica = await openUpgraded(spec, command.timeoutMs);
+          heavyReplicas[replica] = (heavyReplicas[replica] ?? 0) + 1;
+          heavyConnected += 1;
+        } catch (error) {
+          failed += 1;
+          remember(errors, error);
+        }
+        continue;
+      }
       const connection = new BenchConnection({
         url: spec.url,
         mode: command.mode,
@@ -70,6 +86,7 @@ async function connect(command: Extract<Command, { op: 'connect' }>): Promise<Co
       try {
         await connection.open(command.timeoutMs);
         clients.push(connection);
+        batch.push(connection);
         indexOf.set(connection, spec.index);
       } catch (error) {
         failed += 1;
@@ -79,8 +96,47 @@ async function connect(command: Extract<Command, { op: 'connect' }>): Promise<Co
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(command.concurrency, queue.length)) }, one));
   const replicas: Record<string, number> = {};
-  for (const client of clients) replicas[client.replica] = (replicas[client.replica] ?? 0) + 1;
-  return { connected: clients.length, failed, errors, replicas, elapsedMs: Math.round(performance.now() - started) };
+  for (const client of batch) replicas[client.replica] = (replicas[client.replica] ?? 0) + 1;
+  for (const [replica, count] of Object.entries(heavyReplicas)) replicas[replica] = (replicas[replica] ?? 0) + count;
+  return { connected: batch.length + heavyConnected, failed, errors, replicas, elapsedMs: Math.round(performance.now() - started) };
+}
+
+/** A real client with the default transports: resolves with its replica once welcomed and upgraded to WebSocket. */
+function openUpgraded(spec: ClientSpec, timeoutMs: number): Promise<string> {
+  const socket = createClient(spec.url, { ...(spec.localAddress ? { localAddress: spec.localAddress } : {}), reconnection: false });
+  return new Promise<string>((resolve, reject) => {
+    let replica: string | undefined;
+    let upgraded = false;
+    const timer = setTimeout(() => {
+      socket.disconnect();
+      reject(new Error(`no welcome + upgrade within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const finish = () => {
+      if (replica === undefined || !upgraded) return;
+      clearTimeout(timer);
+      heavy.push(socket);
+      socket.on('disconnect', () => {
+        disconnects += 1;
+      });
+      resolve(replica);
+    };
+    socket.once('welcome', (info) => {
+      replica = info.replica;
+      finish();
+    });
+    socket.once('connect_error', (error) => {
+      clearTimeout(timer);
+      socket.disconnect();
+      reject(error);
+    });
+    socket.io.once('open', () => {
+      socket.io.engine.once('upgrade', () => {
+        upgraded = true;
+        finish();
+      });
+    });
+    socket.connect();
+  });
 }
 
 async function join(command: Extract<Command, { op: 'join' }>): Promise<JoinResult> {
@@ -236,7 +292,7 @@ async function handle(command: Command): Promise<unknown> {
         measured,
         warmup,
         disconnects,
-        open: clients.filter((client) => client.isOpen).length,
+        open: clients.filter((client) => client.isOpen).length + heavy.filter((socket) => socket.connected).length,
       } satisfies CountsResult;
     case 'histogram':
       return { encoded: encodeHistogram(latency) };
@@ -250,6 +306,10 @@ async function handle(command: Command): Promise<unknown> {
       return storm(command);
     case 'close':
       for (const client of clients.splice(0)) client.close();
+      for (const socket of heavy.splice(0)) {
+        socket.disconnect();
+        (socket.io.opts as { agent?: Agent }).agent?.destroy?.();
+      }
       indexOf.clear();
       return {};
   }

@@ -9,8 +9,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { ConnectionMode } from './bench-connection.ts';
 import type {
+  ClientKind,
   ClientSpec,
   Command,
   CommandBody,
@@ -40,7 +40,7 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 /** Distributes `items` round-robin into `parts` lists. */
 export function splitRoundRobin<T>(items: readonly T[], parts: number): T[][] {
   const out: T[][] = Array.from({ length: parts }, () => []);
-  items.forEach((item, i) => out[i % parts]!.push(item));
+  for (const [i, item] of items.entries()) out[i % parts]!.push(item);
   return out;
 }
 
@@ -169,7 +169,7 @@ export class Generator {
   }
 
   async connect(
-    mode: ConnectionMode,
+    mode: ClientKind,
     clients: readonly ClientSpec[],
     { concurrency, timeoutMs }: { concurrency: number; timeoutMs: number },
   ): Promise<ConnectResult> {

@@ -173,3 +173,24 @@ export function usageBetween(before: readonly ProcessSample[], after: readonly P
     };
   });
 }
+
+/** Busy CPU ticks of the whole machine (all cores), from the first line of /proc/stat. */
+export function parseMachineStat(text: string): { busyTicks: number; idleTicks: number } {
+  const line = text.split('\n').find((l) => l.startsWith('cpu '));
+  if (!line) throw new Error('no "cpu " line in /proc/stat');
+  // user nice system idle iowait irq softirq steal guest guest_nice; guest time is already in user.
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = line
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  return { busyTicks: user + nice + system + irq + softirq + steal, idleTicks: idle + iowait };
+}
+
+export async function machineBusyTicks(): Promise<number> {
+  return parseMachineStat(await readFile('/proc/stat', 'utf8')).busyTicks;
+}
+
+export function ticksToMs(ticks: number): number {
+  return (ticks * 1000) / CLOCK_TICKS;
+}

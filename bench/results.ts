@@ -6,6 +6,8 @@
  * the report from the file (`npm run bench -- --report results.json`).
  */
 import type { LatencyStats } from './histogram.ts';
+import type { ClientKind } from './generator-protocol.ts';
+import type { ParserCost } from './parser-cost.ts';
 import type { ProcessUsage } from './proc-stats.ts';
 import type { TargetSpec } from './targets.ts';
 
@@ -46,6 +48,8 @@ export interface LoadRun {
   /** Event-loop utilization of each generator worker while sending. */
   generatorElu: number[];
   maxSendLagMs: number;
+  /** Busy CPU of the whole machine in the window (/proc/stat), to show load from outside the bench. */
+  machineCpuMs: number;
 }
 
 export interface StormRun {
@@ -65,6 +69,7 @@ export interface StormRun {
   processes: ProcessUsage[];
   generator: ProcessUsage[];
   generatorElu: number;
+  machineCpuMs: number;
 }
 
 export interface IdleProcess {
@@ -80,6 +85,8 @@ export interface IdleRun {
   target: string;
   spec: TargetSpec;
   variant: string;
+  /** Which client held the connections (see ClientKind). */
+  client: ClientKind;
   requested: number;
   /** Connections opened through the proxy, and straight at the replicas. */
   viaProxy: number;
@@ -95,6 +102,8 @@ export interface IdleRun {
   limits: string[];
   processes: IdleProcess[];
   generatorRssKiB: number;
+  /** The single server only: heap used and RSS after a full GC, before and after the connections, bytes. */
+  collected?: { heapBefore: number; heapAfter: number; rssBefore: number; rssAfter: number };
 }
 
 export type Run = LoadRun | StormRun | IdleRun;
@@ -120,6 +129,8 @@ export interface BenchResults {
   version: 1;
   conditions: Conditions;
   runs: Run[];
+  /** Socket.IO parser cost per message, measured in the runner (tuning). */
+  parserCost?: ParserCost;
   /** Stages that could not run, with the reason. */
   failures: Array<{ stage: string; error: string }>;
   durationMs: number;
@@ -145,6 +156,8 @@ export interface LoadDerived {
   deliveriesPerReplicaCpuS: number;
   /** Server-side cores busy on average. */
   serverCores: number;
+  /** Cores busy with processes that are neither the stack nor the bench (other work on the machine). */
+  otherCores: number;
 }
 
 /** The floor server and the single server count as "replica" CPU: they do the replica's job. */
@@ -168,6 +181,10 @@ export function deriveLoad(run: LoadRun): LoadDerived {
     replicaCpuUsPerDelivery: perDelivery(replicaCpuMs),
     deliveriesPerReplicaCpuS: replicaCpuMs > 0 ? (delivered * 1000) / replicaCpuMs : 0,
     serverCores: run.windowMs > 0 ? serverCpuMs / run.windowMs : 0,
+    otherCores:
+      run.windowMs > 0
+        ? Math.max(0, run.machineCpuMs - serverCpuMs - sum(run.generator.map((p) => p.cpuMs))) / run.windowMs
+        : 0,
   };
 }
 

@@ -11,10 +11,18 @@ import { clientSourceAddress } from '../scenarios/lib/client-address.ts';
 import { WaitTimeoutError, waitFor } from '../scenarios/lib/wait-for.ts';
 import { nowUs } from './bench-connection.ts';
 import { Generator } from './generator.ts';
-import type { ClientSpec, ConnectResult } from './generator-protocol.ts';
+import type { ClientKind, ClientSpec, ConnectResult } from './generator-protocol.ts';
 import { encodeHistogram, latencyStats } from './histogram.ts';
 import type { BenchOptions } from './options.ts';
-import { type ProcessSample, sampleProcesses, usageBetween, type WatchedProcess } from './proc-stats.ts';
+import { measureParserCost } from './parser-cost.ts';
+import {
+  machineBusyTicks,
+  type ProcessSample,
+  sampleProcesses,
+  ticksToMs,
+  usageBetween,
+  type WatchedProcess,
+} from './proc-stats.ts';
 import type { BenchResults, ClientsInfo, Conditions, IdleProcess, IdleRun, LoadRun, Run, StormRun } from './results.ts';
 import { startTarget, type Target, type TargetSpec, targetLabel } from './targets.ts';
 
@@ -26,6 +34,8 @@ export interface Stage {
   /** Tuning variant label; "" for the default build. */
   variant: string;
   workloads: StageWorkload[];
+  /** Idle workload: which client holds the connections (default: the light WebSocket-only client). */
+  idleClient?: ClientKind;
 }
 
 /** Tuning measures, each a replica environment that turns one off (or on). */
@@ -50,8 +60,8 @@ export function planStages(options: Pick<BenchOptions, 'only' | 'targets' | 'rep
     ...(has('rooms') ? (['rooms'] as const) : []),
     ...extra,
   ];
-  const add = (name: string, spec: TargetSpec, workloads: StageWorkload[], variant = '') => {
-    if (workloads.length > 0) stages.push({ name, spec, variant, workloads });
+  const add = (name: string, spec: TargetSpec, workloads: StageWorkload[], variant = '', idleClient?: ClientKind) => {
+    if (workloads.length > 0) stages.push({ name, spec, variant, workloads, ...(idleClient ? { idleClient } : {}) });
   };
   const cluster = (proxy: 'haproxy' | 'nginx', adapter: 'redis' | 'redis-sharded' | 'redis-streams', replicas = n) =>
     ({ kind: 'local', proxy, adapter, replicas }) as const;
@@ -69,8 +79,12 @@ export function planStages(options: Pick<BenchOptions, 'only' | 'targets' | 'rep
   if (has('idle')) add('idle', cluster('haproxy', 'redis'), ['idle']);
   if (has('tuning')) {
     for (const { variant, env } of TUNING_FANOUT) add(`tuning: ${variant}`, { kind: 'single', env }, ['fanout'], variant);
-    add('tuning: idle memory', { kind: 'single' }, ['idle']);
-    for (const { variant, env } of TUNING_IDLE) add(`tuning: idle ${variant}`, { kind: 'single', env }, ['idle'], variant);
+    // Default transports, as browsers connect: the handshake is a long-polling
+    // request, which is what DISCARD_HANDSHAKE_REQUEST is about.
+    add('tuning: idle memory', { kind: 'single' }, ['idle'], '', 'socket.io-client');
+    for (const { variant, env } of TUNING_IDLE) {
+      add(`tuning: idle ${variant}`, { kind: 'single', env }, ['idle'], variant, 'socket.io-client');
+    }
   }
   return stages;
 }
@@ -133,10 +147,12 @@ async function measureLoad(
   const loading = generator.load({ kind, rate, size: options.size, startUs, measureUs, endUs, ...(rooms ? { rooms } : {}) });
   const watched = [...target.processes(), ...generatorProcesses(generator), runnerProcess()];
   await sleepUntilUs(measureUs);
+  const machineBefore = await machineBusyTicks();
   const before = await sampleProcesses(watched);
   const beforeUs = nowUs();
   await sleepUntilUs(endUs);
   const after = await sampleProcesses(watched);
+  const machineCpuMs = ticksToMs((await machineBusyTicks()) - machineBefore);
   const windowMs = (nowUs() - beforeUs) / 1000;
   const loads = await loading;
   const sentMeasured = loads.reduce((s, r) => s + r.sentMeasured, 0);
@@ -168,7 +184,7 @@ async function measureLoad(
     generator: usage.filter((p) => p.role === 'generator' || p.role === 'runner'),
     generatorElu: loads.map((r) => Math.round(r.elu * 1000) / 1000),
     maxSendLagMs: Math.max(0, ...loads.map((r) => r.maxLagMs)),
-    disconnects: counts.disconnects,
+    machineCpuMs: Math.round(machineCpuMs),
   };
 }
 
@@ -201,7 +217,8 @@ async function idleRun(
   log: (message: string) => void,
 ): Promise<IdleRun> {
   const tuning = stage.spec.kind === 'single';
-  const requested = tuning ? Math.min(options.idle, 3000) : options.idle;
+  const requested = tuning ? Math.min(options.idle, 2000) : options.idle;
+  const mode: ClientKind = stage.idleClient ?? 'socket.io';
   const limits: string[] = [];
   const files = await openFilesLimit();
   limits.push(`open files per process: soft ${files.soft}, hard ${files.hard} (every process of the stack inherits it)`);
@@ -226,6 +243,7 @@ async function idleRun(
   }
   const servers = target.processes().filter((p) => p.role !== 'proxy');
   const watched = [...servers, ...(proxyWatch ? [proxyWatch] : []), ...generatorProcesses(generator)];
+  const memoryBefore = target.memoryUrl ? await collectedMemory(target.memoryUrl) : undefined;
   const before = await sampleProcesses(watched);
   const started = performance.now();
   const specs: ClientSpec[] = Array.from({ length: requested }, (_, index) => ({
@@ -233,9 +251,10 @@ async function idleRun(
     url: index < viaProxy && proxyUrl ? proxyUrl : target.directUrlFor(index),
     localAddress: clientSourceAddress(index),
   }));
-  log(`  idle: opening ${requested} WebSocket connections (${viaProxy} through HAProxy)`);
-  const proxied = viaProxy > 0 ? await generator.connect('socket.io', specs.slice(0, viaProxy), { concurrency: 64, timeoutMs: CONNECT_TIMEOUT_MS }) : undefined;
-  const direct = await generator.connect('socket.io', specs.slice(viaProxy), { concurrency: 64, timeoutMs: CONNECT_TIMEOUT_MS });
+  log(`  idle: opening ${requested} connections with ${mode} (${viaProxy} through HAProxy)`);
+  const connectOptions = { concurrency: mode === 'socket.io-client' ? 16 : 64, timeoutMs: CONNECT_TIMEOUT_MS };
+  const proxied = viaProxy > 0 ? await generator.connect(mode, specs.slice(0, viaProxy), connectOptions) : undefined;
+  const direct = await generator.connect(mode, specs.slice(viaProxy), connectOptions);
   const connectMs = Math.round(performance.now() - started);
   const connected = (proxied?.connected ?? 0) + direct.connected;
   const failed = (proxied?.failed ?? 0) + direct.failed;
@@ -246,6 +265,7 @@ async function idleRun(
   await sleep(holdMs);
   const counts = await generator.counts();
   const after = await sampleProcesses(watched);
+  const memoryAfter = target.memoryUrl ? await collectedMemory(target.memoryUrl) : undefined;
   const perReplica: Record<string, number> = {};
   for (const record of [proxied?.replicas ?? {}, direct.replicas]) {
     for (const [replica, count] of Object.entries(record)) perReplica[replica] = (perReplica[replica] ?? 0) + count;
@@ -268,6 +288,7 @@ async function idleRun(
     target: targetLabel(stage.spec),
     spec: stage.spec,
     variant: stage.variant,
+    client: mode,
     requested,
     viaProxy: proxied?.connected ?? 0,
     direct: direct.connected,
@@ -280,13 +301,30 @@ async function idleRun(
     limits,
     processes,
     generatorRssKiB,
+    ...(memoryBefore && memoryAfter
+      ? {
+          collected: {
+            heapBefore: memoryBefore.heapUsed,
+            heapAfter: memoryAfter.heapUsed,
+            rssBefore: memoryBefore.rss,
+            rssAfter: memoryAfter.rss,
+          },
+        }
+      : {}),
   };
+}
+
+async function collectedMemory(url: string): Promise<{ heapUsed: number; rss: number }> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+  if (!response.ok) throw new Error(`GET ${url} answered ${response.status}`);
+  return (await response.json()) as { heapUsed: number; rss: number };
 }
 
 async function stormRun(generator: Generator, target: Target, stage: Stage, options: BenchOptions): Promise<StormRun> {
   const url = target.proxyUrl ?? target.urlFor(0);
   const watched = [...target.processes(), ...generatorProcesses(generator), runnerProcess()];
   const durationMs = Math.round(options.durationS * 1000);
+  const machineBefore = await machineBusyTicks();
   const before = await sampleProcesses(watched);
   const result = await generator.storm({
     url,
@@ -297,9 +335,11 @@ async function stormRun(generator: Generator, target: Target, stage: Stage, opti
     timeoutMs: 10_000,
   });
   const after = await sampleProcesses(watched);
+  const machineCpuMs = Math.round(ticksToMs((await machineBusyTicks()) - machineBefore));
   const usage = usageBetween(before, after);
   return {
     workload: 'storm',
+    machineCpuMs,
     target: targetLabel(stage.spec),
     spec: stage.spec,
     durationMs,
@@ -407,6 +447,7 @@ export async function runBench(options: BenchOptions, deps: RunBenchDeps): Promi
   const stages = planStages(options);
   const runs: Run[] = [];
   const failures: BenchResults['failures'] = [];
+  const parserCost = options.only.includes('tuning') ? measureParserCost(options.size) : undefined;
   const generator = await Generator.start({ workers: options.workers, logFile: join(deps.outDir, 'generator.log') });
   deps.onGenerator?.(generator);
   try {
@@ -425,5 +466,12 @@ export async function runBench(options: BenchOptions, deps: RunBenchDeps): Promi
     deps.onGenerator?.(undefined);
     await generator.stop();
   }
-  return { version: 1, conditions: deps.conditions, runs, failures, durationMs: Math.round(performance.now() - started) };
+  return {
+    version: 1,
+    conditions: deps.conditions,
+    runs,
+    ...(parserCost ? { parserCost } : {}),
+    failures,
+    durationMs: Math.round(performance.now() - started),
+  };
 }

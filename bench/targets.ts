@@ -40,6 +40,8 @@ export interface Target {
   urlFor(index: number): string;
   /** Where client `i` connects bypassing any proxy (round-robin over the replicas). */
   directUrlFor(index: number): string;
+  /** The bench's single server answers its heap after a full GC here (exact bytes per connection). */
+  memoryUrl?: string;
   /** The proxy URL, when there is one on the path. */
   proxyUrl: string | undefined;
   /** Server-side processes that count for this target (replicas, proxy, Redis, bench server). */
@@ -60,7 +62,7 @@ async function startBenchServer(
   logFile: string,
 ): Promise<{ child: ManagedProcess; url: string }> {
   const port = await freeTcpPort(BENCH_SERVER_HOST);
-  const child = spawnManaged(process.execPath, ['--import', 'tsx', join(SERVERS, file)], {
+  const child = spawnManaged(process.execPath, ['--expose-gc', '--import', 'tsx', join(SERVERS, file)], {
     name,
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -114,6 +116,7 @@ export async function startTarget(spec: TargetSpec, logDir: string): Promise<Tar
       mode: spec.kind === 'floor' ? 'raw' : 'socket.io',
       urlFor: () => url,
       directUrlFor: () => url,
+      ...(spec.kind === 'single' ? { memoryUrl: `${url}/bench/memory` } : {}),
       proxyUrl: undefined,
       processes: () =>
         child.pid === undefined ? [] : [{ role: spec.kind === 'floor' ? 'server' : 'replica', name, pid: child.pid }],
@@ -128,7 +131,9 @@ export async function startTarget(spec: TargetSpec, logDir: string): Promise<Tar
     adapter: spec.adapter,
     replicas: spec.replicas,
     logDir,
-    replicaEnv: { LOG_LEVEL: 'warn', ...spec.env },
+    // No drain on the way down: the bench does not measure shutdowns, and
+    // each stage would otherwise wait DRAIN_DELAY_MS per replica.
+    replicaEnv: { LOG_LEVEL: 'warn', DRAIN_DELAY_MS: '0', ...spec.env },
   });
   const endpoints = topology.endpoints();
   const replicaUrls = endpoints.replicas.map((replica) => replica.url);

@@ -1,7 +1,13 @@
 import { affinity } from './cases/affinity.ts';
 import { affinityIp } from './cases/affinity-ip.ts';
 import { broadcastScenario } from './cases/broadcast.ts';
+import { drain } from './cases/drain.ts';
+import { failover } from './cases/failover.ts';
+import { hostileInput } from './cases/hostile-input.ts';
 import { noCookieControl } from './cases/no-cookie-control.ts';
+import { recovery } from './cases/recovery.ts';
+import { redisRestart } from './cases/redis-restart.ts';
+import { observe } from './cases/observe.ts';
 import { rooms } from './cases/rooms.ts';
 import { scale } from './cases/scale.ts';
 import type { Scenario } from './scenario.ts';
@@ -11,8 +17,14 @@ export const SCENARIOS: readonly Scenario[] = [
   affinity,
   affinityIp,
   broadcastScenario,
+  observe,
   rooms,
   scale,
+  hostileInput,
+  failover,
+  drain,
+  redisRestart,
+  recovery,
   noCookieControl,
 ];
 

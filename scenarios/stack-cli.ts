@@ -29,10 +29,15 @@ async function main(): Promise<void> {
   const logDir = 'logDirectory' in topology ? String(topology.logDirectory) : undefined;
   process.stdout.write(
     [
-      `proxy:    ${proxyUrl}   (open ${proxyUrl}/ in a browser, or: npm run client -- --url ${proxyUrl} whoami)`,
+      `proxy:    ${proxyUrl}   (npm run client -- --url ${proxyUrl} whoami)`,
+      `demo:     open ${proxyUrl}/ in a browser${
+        options.proxy === 'haproxy'
+          ? ' (two windows land on different replicas and chat through Redis)'
+          : ' (nginx ip_hash puts every window of this machine on one replica)'
+      }`,
       ...(statsUrl ? [`stats:    ${statsUrl}`] : []),
       `redis:    ${redisUrl ?? '-'}`,
-      ...replicas.map((r) => `replica:  ${r.id} ${r.url}`),
+      ...replicas.map((r) => `replica:  ${r.id} ${r.url}   (${r.url}/metrics)`),
       ...(logDir ? [`logs:     ${logDir}`] : []),
       'Ctrl-C stops everything.',
       '',

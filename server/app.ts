@@ -10,6 +10,7 @@ import { createRouter, type Routes } from './http-router.ts';
 import { createLogger, type Logger } from './logger.ts';
 import type { ReadyReply } from './protocol.ts';
 import { RedisConnections } from './redis-connections.ts';
+import { securityFor } from './security.ts';
 import type { ReplicaServer, ReplicaSocket } from './socket-types.ts';
 
 /** An Engine.IO connection (what `socket.conn` is). */
@@ -26,6 +27,12 @@ export interface AppDeps {
   redisMaxReconnectDelayMs?: number;
   /** Called for Redis command failures nobody else handled (metrics hook). */
   onRedisCommandError?: (connection: string, error: unknown) => void;
+  /**
+   * Socket.IO's in-memory adapter instead of config.adapter: no Redis at all
+   * (one process, no cluster; /readyz stays 503). For the benchmark's
+   * single-node baseline only.
+   */
+  inMemoryAdapter?: boolean;
   /** Extra handshake checks (origin, authentication); a string refuses with that reason. */
   handshakeGuards?: readonly HandshakeGuard[];
 }
@@ -119,17 +126,22 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     ...(deps.redisMaxReconnectDelayMs === undefined ? {} : { maxReconnectDelayMs: deps.redisMaxReconnectDelayMs }),
     ...(deps.onRedisCommandError ? { onCommandError: deps.onRedisCommandError } : {}),
   });
-  const setup = createAdapterSetup(config.adapter, redis, { requestsTimeoutMs: clusterTimeoutMs });
+  const setup = deps.inMemoryAdapter
+    ? { adapter: undefined, serverOptions: {} }
+    : createAdapterSetup(config.adapter, redis, { requestsTimeoutMs: clusterTimeoutMs });
   const readiness = () => computeReadiness({ replica, phase, redis: redis.states() });
 
   const httpServer = createServer(createRouter({ ...deps.routes, ...healthRoutes(replica, readiness) }));
-  const guards = deps.handshakeGuards ?? [];
+  // Origin check, authentication, rate limit: on by configuration, not by the caller.
+  const security = securityFor(config, logger);
+  const guards = [...security.handshakeGuards, ...(deps.handshakeGuards ?? [])];
   const options: Partial<ServerOptions> = {
     ...setup.serverOptions,
     adapter: setup.adapter,
     pingInterval: config.pingIntervalMs,
     pingTimeout: config.pingTimeoutMs,
     maxHttpBufferSize: config.maxHttpBufferSize,
+    perMessageDeflate: config.perMessageDeflate,
     // Engine.io asks only for new sessions; requests of existing ones pass.
     allowRequest: (req, callback) => {
       const reason = handshakeRefusal(req, phase, guards);
@@ -147,7 +159,18 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     };
   }
   const io: ReplicaServer = new Server(httpServer, options);
-  registerHandlers(io, { replica, logger, clusterTimeoutMs: clusterTimeoutMs + 1000 });
+  if (security.middleware) io.use(security.middleware);
+  registerHandlers(io, { replica, logger, clusterTimeoutMs: clusterTimeoutMs + 1000, eventChecks: security.eventChecks });
+  if (config.discardHandshakeRequest) {
+    // Every engine connection keeps the IncomingMessage of its handshake
+    // (headers, socket, parser state) for its whole life. Once Socket.IO has
+    // built socket.handshake from it, nothing reads it again: let it go.
+    // (Socket.IO's docs drop it at engine 'connection', which would also
+    // empty socket.handshake.headers; here it goes after the namespace connect.)
+    io.on('connection', (socket) => {
+      (socket.conn as unknown as { request: unknown }).request = null;
+    });
+  }
   io.engine.on(
     'connection_error',
     (error: { code?: number; message?: string; req?: IncomingMessage; context?: unknown }) => {

@@ -32,6 +32,8 @@ describe('loadConfig', () => {
       pingIntervalMs: 25000,
       pingTimeoutMs: 20000,
       maxHttpBufferSize: 1_000_000,
+      perMessageDeflate: false,
+      discardHandshakeRequest: true,
       rateLimit: { eventsPerSec: 50, burst: 100, disconnectAfter: 500 },
       auth: undefined,
     });
@@ -56,6 +58,8 @@ describe('loadConfig', () => {
         PING_INTERVAL_MS: '1000',
         PING_TIMEOUT_MS: '500',
         MAX_HTTP_BUFFER_SIZE: '2048',
+        PER_MESSAGE_DEFLATE: 'true',
+        DISCARD_HANDSHAKE_REQUEST: 'false',
       },
       fixed,
     );
@@ -71,6 +75,19 @@ describe('loadConfig', () => {
     assert.equal(config.pingIntervalMs, 1000);
     assert.equal(config.pingTimeoutMs, 500);
     assert.equal(config.maxHttpBufferSize, 2048);
+    assert.equal(config.perMessageDeflate, true);
+    assert.equal(config.discardHandshakeRequest, false);
+  });
+
+  it('takes only "true" or "false" for the tuning flags', () => {
+    assert.throws(
+      () => loadConfig({ PER_MESSAGE_DEFLATE: 'yes', DISCARD_HANDSHAKE_REQUEST: '0' }, fixed),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        error.problems.length === 2 &&
+        error.problems[0] === 'PER_MESSAGE_DEFLATE: must be true or false (got "yes")' &&
+        error.problems[1] === 'DISCARD_HANDSHAKE_REQUEST: must be true or false (got "0")',
+    );
   });
 
   it('returns a deeply frozen object', () => {

@@ -25,6 +25,13 @@ export interface Config {
   readonly pingIntervalMs: number;
   readonly pingTimeoutMs: number;
   readonly maxHttpBufferSize: number;
+  /** WebSocket permessage-deflate (Socket.IO's default: off). Costs a zlib context per connection. */
+  readonly perMessageDeflate: boolean;
+  /**
+   * Drop the reference to the handshake's HTTP request once the Socket.IO
+   * connection is established (socket.handshake keeps what handlers read).
+   */
+  readonly discardHandshakeRequest: boolean;
   /** Per-socket event rate limit (token bucket); eventsPerSec 0 = off. */
   readonly rateLimit: RateLimitConfig;
   /** JWT authentication of every connection; undefined = off (anyone may connect). */
@@ -80,6 +87,8 @@ export const DEFAULTS = Object.freeze({
   PING_INTERVAL_MS: '25000',
   PING_TIMEOUT_MS: '20000',
   MAX_HTTP_BUFFER_SIZE: '1000000',
+  PER_MESSAGE_DEFLATE: 'false',
+  DISCARD_HANDSHAKE_REQUEST: 'true',
   RATE_LIMIT_EVENTS_PER_SEC: '50',
   RATE_LIMIT_BURST: '100',
   RATE_LIMIT_DISCONNECT_AFTER: '500',
@@ -174,6 +183,9 @@ const jwksUrl = z.string().refine(
   { error: 'must be an https:// URL (http:// only on loopback), e.g. https://auth.example.com/.well-known/jwks.json' },
 );
 
+/** "true" or "false", nothing else: a typo must not silently mean either. */
+const flag = z.enum(['true', 'false'], { error: 'must be true or false' }).transform((value) => value === 'true');
+
 const nonEmptyText = z.string().regex(/^\S(.*\S)?$/, { error: 'must not start or end with white space' });
 
 const SCHEMAS = {
@@ -190,6 +202,8 @@ const SCHEMAS = {
   PING_INTERVAL_MS: wholeNumber(1, MAX_MS),
   PING_TIMEOUT_MS: wholeNumber(1, MAX_MS),
   MAX_HTTP_BUFFER_SIZE: wholeNumber(1, 1024 * 1024 * 1024),
+  PER_MESSAGE_DEFLATE: flag,
+  DISCARD_HANDSHAKE_REQUEST: flag,
   RATE_LIMIT_EVENTS_PER_SEC: wholeNumber(0, 1_000_000),
   RATE_LIMIT_BURST: wholeNumber(1, 1_000_000),
   RATE_LIMIT_DISCONNECT_AFTER: wholeNumber(0, 1_000_000_000),
@@ -277,6 +291,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: LoadConfigOptions = 
     pingIntervalMs: v.PING_INTERVAL_MS,
     pingTimeoutMs: v.PING_TIMEOUT_MS,
     maxHttpBufferSize: v.MAX_HTTP_BUFFER_SIZE,
+    perMessageDeflate: v.PER_MESSAGE_DEFLATE,
+    discardHandshakeRequest: v.DISCARD_HANDSHAKE_REQUEST,
     rateLimit: Object.freeze({
       eventsPerSec: v.RATE_LIMIT_EVENTS_PER_SEC,
       burst: v.RATE_LIMIT_BURST,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { collectReplicas } from './cluster-replicas.ts';
+import type { EventCheck } from './event-check.ts';
 import type { Logger } from './logger.ts';
 import {
   type Ack,
@@ -22,6 +23,8 @@ export interface HandlerContext {
   logger: Logger;
   /** Bound on `cluster:replicas` (see collectReplicas). */
   clusterTimeoutMs: number;
+  /** Run before every event's handler, in order (rate limit, authorization). */
+  eventChecks?: readonly EventCheck[];
 }
 
 /**
@@ -118,6 +121,14 @@ const KNOWN_EVENTS: ReadonlySet<string> = new Set(CLIENT_EVENTS);
 export function registerHandlers(io: ReplicaServer, context: HandlerContext): void {
   const { replica, logger } = context;
   const handlers = createHandlers(io, context);
+  const checks = context.eventChecks ?? [];
+  const refusedByChecks = (socket: ReplicaSocket, event: string, args: readonly unknown[]): AckError | undefined => {
+    for (const check of checks) {
+      const refusal = check(socket, event, args);
+      if (refusal) return refusal;
+    }
+    return undefined;
+  };
 
   io.on('replica:info', (reply) => {
     if (typeof reply === 'function') reply({ replica, clients: io.of('/').sockets.size });
@@ -138,7 +149,10 @@ export function registerHandlers(io: ReplicaServer, context: HandlerContext): vo
       const ack = typeof args.at(-1) === 'function' ? (args.pop() as (reply: Ack<object>) => void) : undefined;
       let reply: Ack<object>;
       const handler = KNOWN_EVENTS.has(event) ? handlers[event as ClientEventName] : undefined;
-      if (!handler) {
+      const refusal = refusedByChecks(socket, event, args);
+      if (refusal) {
+        reply = refusal;
+      } else if (!handler) {
         reply = refuse('BAD_REQUEST', `unknown event ${JSON.stringify(event)}`);
       } else {
         try {

@@ -191,7 +191,6 @@ export function createMetrics({ replica }: { replica: string }): ReplicaMetrics 
   const instrument = (socket: ReplicaSocket) => {
     if (instrumented.has(socket)) return;
     instrumented.add(socket);
-    connections.inc();
     socket.onAny((event: unknown) => eventsReceived.inc({ event: labelFor(RECEIVED_EVENTS, event, 'unknown') }));
     // Called for socket.emit and for every local recipient of a broadcast,
     // whichever replica the broadcast came from.
@@ -200,6 +199,10 @@ export function createMetrics({ replica }: { replica: string }): ReplicaMetrics 
       eventsSent.inc({ event: name });
       if (FANOUT_EVENTS.has(name)) countDelivery(name, message);
     });
+  };
+  const onConnection = (socket: ReplicaSocket) => {
+    instrument(socket);
+    connections.inc();
     socket.once('disconnect', (reason: string) => disconnections.inc({ reason: labelFor(DISCONNECT_REASONS, reason, 'other') }));
   };
 
@@ -233,9 +236,16 @@ export function createMetrics({ replica }: { replica: string }): ReplicaMetrics 
     attach(app) {
       if (source) throw new Error('metrics are already attached to an app');
       source = app;
-      app.io.on('connection', instrument);
+      // A middleware, the last one: it runs before the 'connection' listeners
+      // (the protocol's `welcome` is sent there) and only for sockets that
+      // every earlier middleware (authentication) let through.
+      app.io.use((socket, next) => {
+        instrument(socket);
+        next();
+      });
+      app.io.on('connection', onConnection);
       // Sockets that connected before attach() (there should be none).
-      for (const socket of app.io.of('/').sockets.values()) instrument(socket);
+      for (const socket of app.io.of('/').sockets.values()) onConnection(socket);
     },
   };
 }

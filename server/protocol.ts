@@ -7,8 +7,23 @@
 
 /** Largest JSON-encoded payload a client may broadcast or send to a room. */
 export const MAX_PAYLOAD_BYTES = 16 * 1024;
+/**
+ * Deepest nesting of arrays/objects in a payload. A few KB of `[[[[…]]]]`
+ * is thousands of levels, and the recursive encoders a broadcast goes
+ * through (the Redis adapters' msgpack, socket.io-parser) overflow the
+ * stack on it; real messages nest a handful of levels.
+ */
+export const MAX_PAYLOAD_DEPTH = 32;
 /** Room names: short, printable, no surprises in logs or Redis channels. */
 export const ROOM_NAME_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+/**
+ * The shape of every Socket.IO socket id (15 random bytes, base64url: 20
+ * characters). Each socket is alone in the room named by its id, which is
+ * how a server reaches one socket; so room names of this shape are
+ * reserved: no client may join, leave or emit to one (joining would read
+ * another socket's private messages, emitting would forge them).
+ */
+export const SOCKET_ID_PATTERN = /^[A-Za-z0-9_-]{20}$/;
 /** How many rooms one socket may hold besides its own id room. */
 export const MAX_ROOMS_PER_SOCKET = 32;
 
@@ -125,9 +140,24 @@ function refuse(code: ErrorCode, message: string): AckError {
   return { ok: false, error: { code, message } };
 }
 
+/** True when `value` nests arrays/objects deeper than `limit`; iterative, so any depth is safe to ask about. */
+export function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop()!;
+    if (typeof item !== 'object' || item === null) continue;
+    if (depth + 1 > limit) return true;
+    for (const child of Object.values(item)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 export function validatePayload(payload: unknown): Validation<unknown> {
   if (payload === undefined || typeof payload === 'function') {
     return refuse('BAD_REQUEST', 'payload is required and must be JSON');
+  }
+  if (nestsDeeperThan(payload, MAX_PAYLOAD_DEPTH)) {
+    return refuse('BAD_REQUEST', `payload nests deeper than ${MAX_PAYLOAD_DEPTH} levels`);
   }
   const size = payloadBytes(payload);
   if (size === undefined) return refuse('BAD_REQUEST', 'payload must be JSON-encodable');
@@ -138,6 +168,9 @@ export function validatePayload(payload: unknown): Validation<unknown> {
 }
 
 export function validateRoom(room: unknown): Validation<string> {
+  if (typeof room === 'string' && SOCKET_ID_PATTERN.test(room)) {
+    return refuse('FORBIDDEN', 'room names of 20 letters, digits, - or _ are reserved: that is the shape of a socket id');
+  }
   if (typeof room !== 'string' || !ROOM_NAME_PATTERN.test(room)) {
     return refuse('BAD_REQUEST', `room must be a string matching ${ROOM_NAME_PATTERN}`);
   }

@@ -12,11 +12,13 @@ wsk_broadcast_fanout_bucket{le="+Inf",event="broadcast",replica="r1"} 4
 haproxy_server_current_sessions{proxy="replicas",server="replica1"} 7
 odd{path="a\\"b\\\\c\\nd"} -1.5e3
 process_start_time_seconds 1712345678
+nodejs_eventloop_lag_mean_seconds Nan
 `;
 
 test('parses names, labels (with escapes), values and skips comments', () => {
   const samples = parsePrometheusText(TEXT);
-  assert.equal(samples.length, 7);
+  assert.equal(samples.length, 8);
+  assert.ok(Number.isNaN(samples[7]?.value));
   assert.deepEqual(samples[0], { name: 'wsk_events_sent_total', labels: { event: 'broadcast', replica: 'r1' }, value: 12 });
   assert.deepEqual(samples[5], { name: 'odd', labels: { path: 'a"b\\c\nd' }, value: -1500 });
   assert.deepEqual(samples[6], { name: 'process_start_time_seconds', labels: {}, value: 1712345678 });

@@ -7,10 +7,15 @@ export interface Sample {
 
 const SAMPLE_START = /^([A-Za-z_:][A-Za-z0-9_:]*)/;
 
+/** Like Go's ParseFloat, which Prometheus uses: NaN and Inf in any case (prom-client writes "Nan"). */
 function parseValue(text: string): number {
-  if (text === '+Inf') return Number.POSITIVE_INFINITY;
-  if (text === '-Inf') return Number.NEGATIVE_INFINITY;
-  return Number(text);
+  const lower = text.toLowerCase();
+  if (lower === 'nan') return Number.NaN;
+  if (lower === '+inf' || lower === 'inf') return Number.POSITIVE_INFINITY;
+  if (lower === '-inf') return Number.NEGATIVE_INFINITY;
+  const value = Number(text);
+  if (text === '' || Number.isNaN(value)) throw new Error('bad sample value');
+  return value;
 }
 
 /** `{a="x",b="y\"z"}` starting at `line[start]`; returns the labels and where the value begins. */
@@ -58,8 +63,12 @@ export function parsePrometheusText(text: string): Sample[] {
       rest = parsed.end;
     }
     const [valueText] = line.slice(rest).trim().split(/\s+/, 1);
-    const value = parseValue(valueText ?? '');
-    if (Number.isNaN(value) && valueText !== 'NaN') throw new Error(`bad sample value: ${line}`);
+    let value: number;
+    try {
+      value = parseValue(valueText ?? '');
+    } catch {
+      throw new Error(`bad sample value: ${line}`);
+    }
     samples.push({ name, labels, value });
   }
   return samples;

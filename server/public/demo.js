@@ -32,10 +32,17 @@
   // Socket.IO's own: long-polling first, then the upgrade to WebSocket.
   const TRANSPORT_CHOICES = { polling: ['polling'], websocket: ['websocket'] };
   const transports = TRANSPORT_CHOICES[params.get('transports')] || ['polling', 'websocket'];
-  ui.transportsNote.textContent =
-    transports.length === 1
-      ? `Transport pinned to ${transports[0]} (?transports=${transports[0]}).`
-      : 'Default transports: long-polling, then upgrade to WebSocket. Try ?transports=polling.';
+  const pinned = transports.length === 1;
+  const link = document.createElement('a');
+  link.href = pinned ? '?' : '?transports=polling';
+  link.textContent = pinned ? 'the default transports' : 'polling only';
+  ui.transportsNote.append(
+    pinned
+      ? `Transport pinned to ${transports[0]}. Back to `
+      : 'Default transports: long-polling, then the upgrade to WebSocket. Try ',
+    link,
+    '.',
+  );
 
   if (typeof window.io !== 'function') {
     ui.status.textContent = 'the Socket.IO client did not load (/socket.io/socket.io.min.js)';

@@ -1,0 +1,116 @@
+/**
+ * Smoke test of the bench, so it cannot rot: a tiny run of every workload
+ * against the floor, the single-node baseline and the HAProxy cluster must
+ * finish, write results.json / report.md / charts with numbers where numbers
+ * must be, and leave no process behind (Ctrl-C included). It asserts that
+ * the bench runs and reports, never how fast anything is.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { REPO_ROOT } from '../scenarios/lib/repo-root.ts';
+import { waitFor } from '../scenarios/lib/wait-for.ts';
+import { pidsTagged } from '../test/support/run-tag.ts';
+import type { BenchResults, IdleRun, LoadRun, StormRun } from './results.ts';
+
+function runBench(args: string[], tag: string) {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'bench/cli.ts', ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, WSK_RUN_ID: tag },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  after(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGINT');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    await exited;
+    clearTimeout(timer);
+  });
+  return { child, exited, out: () => stdout, err: () => stderr };
+}
+
+const positive = (value: number, what: string) => assert.ok(Number.isFinite(value) && value > 0, `${what} should be > 0, got ${value}`);
+
+test('a tiny bench runs every workload, writes the report and leaves nothing running', { timeout: 120_000 }, async () => {
+  const tag = randomUUID();
+  const out = await mkdtemp(join(tmpdir(), 'wsk-bench-'));
+  const args = ['--quick', '--duration', '1', '--warmup', '0.5', '--clients', '30', '--replicas', '2', '--idle', '200'];
+  const run = runBench([...args, '--targets', 'floor,single,haproxy', '--only', 'fanout,rooms,storm,idle', '--out', out], tag);
+  const code = await run.exited;
+  assert.equal(code, 0, `exit ${code}\n${run.err().slice(-3000)}`);
+
+  const results = JSON.parse(await readFile(join(out, 'results.json'), 'utf8')) as BenchResults;
+  assert.deepEqual(results.failures, []);
+  const fanout = results.runs.filter((r): r is LoadRun => r.workload === 'fanout');
+  assert.deepEqual(
+    fanout.map((r) => r.spec.kind),
+    ['floor', 'single', 'local'],
+  );
+  for (const r of fanout) {
+    positive(r.delivered, `${r.target} delivered`);
+    positive(r.latency.p50, `${r.target} p50`);
+    positive(r.latency.p99, `${r.target} p99`);
+    assert.ok(r.histogram.length > 0, 'encoded histogram kept');
+    assert.ok(r.processes.length > 0 && r.processes.every((p) => p.rssKiB > 0), `${r.target}: memory of every server process`);
+    assert.ok(r.generator.some((p) => p.role === 'generator' && p.rssKiB > 0), 'generator processes measured');
+  }
+  const cluster = fanout[2]!;
+  assert.deepEqual(
+    [...new Set(cluster.processes.map((p) => p.role))].sort(),
+    ['proxy', 'redis', 'replica'],
+    'replicas, proxy and Redis are all measured',
+  );
+  positive(
+    cluster.processes.reduce((s, p) => s + p.cpuMs, 0),
+    'cluster CPU',
+  );
+  const rooms = results.runs.filter((r): r is LoadRun => r.workload === 'rooms');
+  assert.equal(rooms.length, 2);
+  for (const r of rooms) positive(r.delivered, `${r.target} room deliveries`);
+  const storm = results.runs.find((r): r is StormRun => r.workload === 'storm');
+  assert.ok(storm, 'storm ran');
+  positive(storm.ok, 'upgraded storm connections');
+  positive(storm.welcome.p50, 'storm welcome p50');
+  const idle = results.runs.find((r): r is IdleRun => r.workload === 'idle');
+  assert.ok(idle, 'idle ran');
+  positive(idle.held, 'idle connections held');
+  positive(idle.viaProxy, 'idle connections through HAProxy');
+  assert.ok(idle.processes.some((p) => p.role === 'proxy' && p.rssAfterKiB > 0));
+
+  const report = await readFile(join(out, 'report.md'), 'utf8');
+  for (const heading of ['## Ratios', '## Fan-out', '## Rooms', '## Connection storm', '## Idle capacity']) {
+    assert.ok(report.includes(heading), `report has ${heading}`);
+  }
+  assert.match(report, /cross-replica p50 − single-node p50 \(vs single \(no Redis\)\) \| [+-]\d/);
+  const files = await readdir(out);
+  assert.ok(files.includes('latency-fanout.svg') && files.includes('cpu-per-delivery.svg'), files.join(', '));
+  assert.match(run.out(), /## Fan-out/);
+  assert.deepEqual(pidsTagged(tag), [], 'processes of the bench still alive');
+});
+
+test('Ctrl-C in the middle of a bench stops every process it started', { timeout: 60_000 }, async () => {
+  const tag = randomUUID();
+  const out = await mkdtemp(join(tmpdir(), 'wsk-bench-'));
+  const run = runBench(['--quick', '--duration', '20', '--clients', '20', '--replicas', '2', '--targets', 'haproxy', '--only', 'fanout', '--out', out], tag);
+  await waitFor(() => /clients in \d+ ms/.test(run.err()) || run.child.exitCode !== null, {
+    what: 'the bench to connect its clients',
+    timeoutMs: 40_000,
+  });
+  assert.ok(pidsTagged(tag).length >= 5, 'generator workers, redis, replicas and haproxy should be running');
+  run.child.kill('SIGINT');
+  assert.equal(await run.exited, 130, run.err().slice(-2000));
+  assert.deepEqual(pidsTagged(tag), [], 'processes of the bench still alive after Ctrl-C');
+});

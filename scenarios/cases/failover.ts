@@ -1,0 +1,114 @@
+import { performance } from 'node:perf_hooks';
+import { byReplica, closeClients, openClients, type PooledClient } from '../lib/client-pool.ts';
+import { acceptedBetween, startBroadcastFlow, tallyDeliveries } from '../lib/broadcast-flow.ts';
+import { collectDeliveries, sendProbes } from '../lib/deliveries.ts';
+import { pickVictim, proxyMarkDownMs, recordNextWelcome } from '../lib/fault-watch.ts';
+import { WaitTimeoutError, waitFor } from '../lib/wait-for.ts';
+import { markDownBoundMs, repositoryCheckTiming } from '../local/haproxy-check-timing.ts';
+import { Checks, type Scenario, skipped } from '../scenario.ts';
+
+/** The issue's expectation with default reconnection settings (1 s delay, 5 s cap). */
+const RECONNECT_EXPECTED_MS = 5000;
+const RECONNECT_TIMEOUT_MS = 20_000;
+/** Scheduling slack on top of the check-derived bound (checks are spread, the stats poll is 20 ms). */
+const MARK_DOWN_SLACK_MS = 500;
+
+export const failover: Scenario = {
+  name: 'failover',
+  proves: `kill -9 of a replica under broadcast traffic: its clients are back on survivors within ~${RECONNECT_EXPECTED_MS / 1000} s, the proxy marks it down within its check bound, and every client gets every broadcast afterwards`,
+  async run({ topology, clients: count, log }) {
+    const { proxyUrl, replicas } = topology.endpoints();
+    if (replicas.length < 2) return skipped('needs at least 2 replicas');
+    const clients = await openClients(proxyUrl, count);
+    const check = new Checks();
+    const victimId = pickVictim(clients, 'most')!;
+    const victim = replicas.find((r) => r.id === victimId)!;
+    let restarted = false;
+    try {
+      const moved = clients.filter((c) => c.replica === victimId);
+      const stayed = clients.filter((c) => c.replica !== victimId);
+      // The traffic: one sender on every other replica, so the flow itself survives the kill.
+      const senders = [...byReplica(stayed).values()].map((group) => group[0]!);
+      const flow = startBroadcastFlow(() => senders, { intervalMs: 50 });
+      await waitFor(() => flow.sent.some((p) => p.accepted), { what: 'the broadcast flow to start', timeoutMs: 5000 });
+
+      log(`kill -9 ${victimId} (${moved.length} clients) with broadcasts flowing from ${senders.length} replicas`);
+      const backAt = new Map<PooledClient, number>();
+      const killedAt = performance.now();
+      recordNextWelcome(moved, killedAt, backAt);
+      const [markDownMs] = await Promise.all([
+        proxyMarkDownMs(topology, victim.address, killedAt),
+        topology.kill(victimId, 'SIGKILL'),
+      ]);
+      let reconnectMs = -1;
+      try {
+        await waitFor(() => moved.every((c) => c.socket.connected && c.welcomes > 1 && c.replica !== victimId), {
+          what: `the ${moved.length} clients of ${victimId} to reconnect to survivors`,
+          timeoutMs: RECONNECT_TIMEOUT_MS,
+          intervalMs: 20,
+        });
+        reconnectMs = Math.max(0, ...backAt.values());
+      } catch (error) {
+        if (!(error instanceof WaitTimeoutError)) throw error;
+      }
+      const flowProbes = await flow.stop();
+      const stranded = moved.filter((c) => !c.socket.connected || c.replica === victimId).length;
+
+      // After recovery every client, moved or not, gets every broadcast exactly once.
+      const after = [...byReplica(clients.filter((c) => c.socket.connected)).values()].map((group) => group[0]!);
+      const report = await collectDeliveries({ probes: await sendProbes(after, 2), recipients: clients });
+      // That round was the fence: what the flow's recipients lack now is lost, not late.
+      const accepted = acceptedBetween(flowProbes, 0);
+      const stayedTally = tallyDeliveries(accepted, stayed);
+      const movedTally = tallyDeliveries(accepted, moved);
+
+      const times = [...backAt.values()].sort((a, b) => a - b);
+      check.equal(stranded, 0, `clients of ${victimId} not back on a survivor`);
+      check.expect(
+        reconnectMs >= 0 && reconnectMs <= RECONNECT_EXPECTED_MS,
+        `clients back after ${reconnectMs} ms (expected ≤ ${RECONNECT_EXPECTED_MS} ms; -1 = not all)`,
+      );
+      check.equal(stayed.flatMap((c) => c.disconnects).length, 0, 'disconnects of clients on surviving replicas');
+      check.equal(report.lost, 0, 'lost deliveries after recovery');
+      check.equal(report.duplicated, 0, 'duplicated deliveries after recovery');
+      check.equal(stayedTally.lost, 0, 'broadcasts lost by clients of surviving replicas during the failover');
+      check.equal(stayedTally.duplicated + movedTally.duplicated, 0, 'broadcasts duplicated during the failover');
+      const metrics: Record<string, number | string> = {
+        killed: victimId,
+        movedClients: moved.length,
+        otherClients: stayed.length,
+        reconnectMs,
+        reconnectP50Ms: times[Math.floor(times.length / 2)] ?? -1,
+        stranded,
+        flowBroadcasts: accepted.length,
+        missedByMoved: movedTally.lost,
+        lostByOthers: stayedTally.lost,
+        afterExpected: report.expected,
+        afterLost: report.lost,
+        afterDuplicated: report.duplicated,
+      };
+      if (markDownMs !== undefined) {
+        const timing = await repositoryCheckTiming();
+        const bound = markDownBoundMs(timing);
+        metrics.markDownMs = markDownMs;
+        metrics.checkInterMs = timing.interMs;
+        metrics.markDownBoundMs = bound;
+        check.expect(
+          markDownMs <= bound + MARK_DOWN_SLACK_MS,
+          `the proxy marked ${victimId} down after ${markDownMs} ms; its checks bound that at ${bound} ms (inter + (fall-1) × fastinter) + ${MARK_DOWN_SLACK_MS} ms slack`,
+        );
+      }
+
+      log(`restarting ${victimId}`);
+      const startedAt = performance.now();
+      await topology.start(victimId);
+      restarted = true;
+      metrics.restartMs = Math.round(performance.now() - startedAt);
+      return { ok: check.ok, failures: check.failures, metrics };
+    } finally {
+      closeClients(clients);
+      // Leave N replicas for the next scenario, whatever happened above.
+      if (!restarted && !topology.endpoints().replicas.some((r) => r.id === victimId)) await topology.start(victimId);
+    }
+  },
+};

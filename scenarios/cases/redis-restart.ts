@@ -1,0 +1,136 @@
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { acceptedBetween, type FlowProbe, startBroadcastFlow, tallyDeliveries } from '../lib/broadcast-flow.ts';
+import { byReplica, closeClients, openClients, type PooledClient } from '../lib/client-pool.ts';
+import { collectDeliveries, sendProbes } from '../lib/deliveries.ts';
+import { proxyRoutesTo, readyzStatus } from '../lib/fault-watch.ts';
+import { waitFor } from '../lib/wait-for.ts';
+import { Checks, type Scenario } from '../scenario.ts';
+import type { ReplicaEndpoint } from '../topology.ts';
+
+/** How long Redis stays down: a deliberate fault duration, not a readiness wait. */
+const OUTAGE_MS = 3000;
+const READY_TIMEOUT_MS = 20_000;
+
+async function everyReadyz(replicas: readonly ReplicaEndpoint[], status: number, what: string, timeoutMs: number) {
+  const started = performance.now();
+  await waitFor(
+    async () => {
+      const codes = await Promise.all(replicas.map((r) => readyzStatus(r.url)));
+      const off = replicas.flatMap((r, i) => (codes[i] === status ? [] : [`${r.id}=${codes[i]}`]));
+      if (off.length > 0) throw new Error(`not yet: ${off.join(', ')}`);
+      return true;
+    },
+    { what, timeoutMs, intervalMs: 50 },
+  );
+  return Math.round(performance.now() - started);
+}
+
+/** Lost deliveries of `probes`, split by whether sender and recipient share a replica. */
+function splitLoss(probes: readonly FlowProbe[], recipients: readonly PooledClient[]) {
+  let sameReplica = 0;
+  let crossReplica = 0;
+  for (const probe of probes) {
+    for (const client of recipients) {
+      if (client.received.has(probe.key)) continue;
+      if (client.replica === probe.sender.replica) sameReplica += 1;
+      else crossReplica += 1;
+    }
+  }
+  return { sameReplica, crossReplica };
+}
+
+export const redisRestart: Scenario = {
+  name: 'redis-restart',
+  proves: `Redis down for ${OUTAGE_MS / 1000} s under broadcast traffic: replicas stay up and keep their clients, /readyz says 503 then 200, and afterwards cross-replica broadcast works again (subscriptions restored); reports what the outage lost`,
+  async run({ topology, clients: count, log }) {
+    const { proxyUrl, replicas } = topology.endpoints();
+    const clients = await openClients(proxyUrl, count);
+    const check = new Checks();
+    let redisStopped = false;
+    try {
+      // A polling request during the outage finds every replica not ready, so
+      // HAProxy has no server for it: this scenario is about WebSocket clients.
+      await waitFor(() => clients.every((c) => c.socket.io.engine?.transport?.name === 'websocket'), {
+        what: 'every client to upgrade to WebSocket',
+        timeoutMs: 10_000,
+      });
+      await everyReadyz(replicas, 200, 'every replica to be ready before the outage', READY_TIMEOUT_MS);
+      const senders = [...byReplica(clients).values()].map((group) => group[0]!);
+      const flow = startBroadcastFlow(() => senders, { intervalMs: 100 });
+      await waitFor(() => flow.sent.some((p) => p.accepted), { what: 'the broadcast flow to start', timeoutMs: 5000 });
+
+      log(`stopping Redis for ${OUTAGE_MS} ms with broadcasts flowing from ${senders.length} replicas`);
+      const stoppedAt = performance.now();
+      await topology.stopDependency('redis');
+      redisStopped = true;
+      const notReadyMs = await everyReadyz(replicas, 503, 'every replica /readyz to answer 503 without Redis', 10_000).catch(
+        () => -1,
+      );
+      await sleep(Math.max(0, OUTAGE_MS - (performance.now() - stoppedAt)));
+      await topology.startDependency('redis');
+      redisStopped = false;
+      const restartedAt = performance.now();
+      const readyAgainMs = await everyReadyz(replicas, 200, 'every replica /readyz to answer 200 again', READY_TIMEOUT_MS).catch(
+        () => -1,
+      );
+      const readyAt = performance.now();
+      // The flow goes on a little after readiness: those broadcasts must all arrive.
+      await waitFor(() => flow.sent.filter((p) => p.accepted && p.sentAt > readyAt).length >= 2 * senders.length, {
+        what: 'broadcasts sent after Redis came back',
+        timeoutMs: 5000,
+      }).catch(() => undefined);
+      const flowProbes = await flow.stop();
+
+      // A fresh round from every replica to every client proves the subscriptions came back;
+      // it is also the fence for counting the flow.
+      const fresh = await collectDeliveries({ probes: await sendProbes(senders, 2), recipients: clients });
+      const during = acceptedBetween(flowProbes, stoppedAt, readyAt);
+      const before = acceptedBetween(flowProbes, 0, stoppedAt);
+      const after = acceptedBetween(flowProbes, readyAt);
+      const duringTally = tallyDeliveries(during, clients);
+      const split = splitLoss(during, clients);
+      const beforeTally = tallyDeliveries(before, clients);
+      const afterTally = tallyDeliveries(after, clients);
+      const refused = flowProbes.filter((p) => !p.accepted && p.sentAt >= stoppedAt).length;
+      // New clients need the proxy to route again (HAProxy rechecks /readyz).
+      await proxyRoutesTo(
+        topology,
+        replicas.map((r) => r.address),
+      );
+
+      const moved = clients.filter((c) => c.welcomes > 1 || c.replica !== c.firstReplica).length;
+      check.equal(clients.flatMap((c) => c.disconnects).length, 0, 'client disconnects during the Redis outage');
+      check.equal(moved, 0, 'clients that reconnected or changed replica');
+      check.expect(notReadyMs >= 0, 'not every replica answered /readyz 503 while Redis was down');
+      check.expect(readyAgainMs >= 0, 'not every replica answered /readyz 200 after Redis came back');
+      check.equal(fresh.lost, 0, 'lost deliveries after the restart (subscriptions not restored?)');
+      check.equal(fresh.duplicated, 0, 'duplicated deliveries after the restart');
+      check.equal(afterTally.lost, 0, 'broadcasts lost after /readyz said ready again');
+      check.equal(beforeTally.lost, 0, 'broadcasts lost before the outage');
+      check.equal(duringTally.duplicated + afterTally.duplicated + beforeTally.duplicated, 0, 'duplicated broadcasts');
+      return {
+        ok: check.ok,
+        failures: check.failures,
+        metrics: {
+          adapter: topology.options.adapter,
+          clients: clients.length,
+          outageMs: Math.round(restartedAt - stoppedAt),
+          notReadyMs,
+          readyAgainMs,
+          outageBroadcasts: during.length,
+          outageExpected: duringTally.expected,
+          outageLost: duringTally.lost,
+          outageLostSameReplica: split.sameReplica,
+          outageLostCrossReplica: split.crossReplica,
+          refusedDuringOutage: refused,
+          afterLost: afterTally.lost + fresh.lost,
+          disconnects: clients.flatMap((c) => c.disconnects).length,
+        },
+      };
+    } finally {
+      closeClients(clients);
+      if (redisStopped) await topology.startDependency('redis');
+    }
+  },
+};
