@@ -7,12 +7,14 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { cpus, release, totalmem } from 'node:os';
+import { cpus, loadavg, release, totalmem } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { dirname, join, relative } from 'node:path';
 import { chalk } from 'zx';
 import { REPO_ROOT } from '../scenarios/lib/repo-root.ts';
 import { installShutdown } from '../scenarios/shutdown.ts';
 import type { Generator } from './generator.ts';
+import { machineBetween, machineTicks } from './proc-stats.ts';
 import { BENCH_USAGE, type BenchOptions, parseBenchArgs, UsageError } from './options.ts';
 import { buildCharts, buildMarkdown } from './report.ts';
 import type { BenchResults, Conditions } from './results.ts';
@@ -57,8 +59,20 @@ async function raiseOpenFiles(): Promise<void> {
   }
 }
 
+/** Cores busy over `ms` while the bench runs nothing: someone else's load, which the numbers will carry. */
+async function backgroundCores(ms = 2000): Promise<number> {
+  const before = await machineTicks();
+  await sleep(ms);
+  const { processMs, irqMs } = machineBetween(before, await machineTicks());
+  return Math.round(((processMs + irqMs) / ms) * 100) / 100;
+}
+
 async function conditions(options: BenchOptions, argv: readonly string[]): Promise<Conditions> {
   const files = await openFilesLimit();
+  const background = await backgroundCores();
+  if (background > 0.2) {
+    log(`the machine is busy before the bench starts (${background} cores in use by other processes): expect noisy numbers`);
+  }
   const { report: _report, out: _out, ...rest } = options;
   return {
     startedAt: new Date().toISOString(),
@@ -74,6 +88,8 @@ async function conditions(options: BenchOptions, argv: readonly string[]): Promi
     socketIo: await packageVersion('socket.io'),
     ws: await packageVersion('ws'),
     nofile: `${files.soft}/${files.hard}`,
+    backgroundCores: background,
+    loadAverage: loadavg().map((value) => Math.round(value * 100) / 100),
     options: rest as unknown as Record<string, unknown>,
   };
 }
@@ -123,6 +139,8 @@ async function main(argv: readonly string[]): Promise<number> {
         generator = g;
       },
     });
+    // Ctrl-C: the shutdown handler is taking everything down and exits 130 itself.
+    if (aborted) await new Promise(() => undefined);
     await writeFile(join(outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
     const markdown = await writeReport(results, outDir);
     process.stdout.write(markdown);

@@ -56,7 +56,7 @@ export class UsageError extends Error {
 
 export const BENCH_USAGE = `usage: npm run bench -- [options]        (make bench ARGS="…")
 
-  --duration S          measured seconds per load run (default 8; --quick 2)
+  --duration S          measured seconds per load run (default 6; --quick 2)
   --warmup S            warm-up seconds before each run (default 2; --quick 1)
   --clients K           clients for fan-out and rooms (default 1000; --quick 100)
   --replicas N          replicas of the cluster targets (default 3)
@@ -74,7 +74,7 @@ export const BENCH_USAGE = `usage: npm run bench -- [options]        (make bench
   --quick               a small, fast run (the smoke test uses it)`;
 
 const DEFAULTS = {
-  durationS: 8,
+  durationS: 6,
   warmupS: 2,
   clients: 1000,
   replicas: 3,

@@ -174,8 +174,16 @@ export function usageBetween(before: readonly ProcessSample[], after: readonly P
   });
 }
 
-/** Busy CPU ticks of the whole machine (all cores), from the first line of /proc/stat. */
-export function parseMachineStat(text: string): { busyTicks: number; idleTicks: number } {
+export interface MachineTicks {
+  /** user + nice + system + steal: time in processes (ours and everyone else's). */
+  processTicks: number;
+  /** irq + softirq: kernel work not charged to any process (loopback TCP delivery is mostly softirq). */
+  irqTicks: number;
+  idleTicks: number;
+}
+
+/** CPU ticks of the whole machine (all cores), from the first line of /proc/stat. */
+export function parseMachineStat(text: string): MachineTicks {
   const line = text.split('\n').find((l) => l.startsWith('cpu '));
   if (!line) throw new Error('no "cpu " line in /proc/stat');
   // user nice system idle iowait irq softirq steal guest guest_nice; guest time is already in user.
@@ -184,11 +192,19 @@ export function parseMachineStat(text: string): { busyTicks: number; idleTicks: 
     .split(/\s+/)
     .slice(1)
     .map(Number);
-  return { busyTicks: user + nice + system + irq + softirq + steal, idleTicks: idle + iowait };
+  return { processTicks: user + nice + system + steal, irqTicks: irq + softirq, idleTicks: idle + iowait };
 }
 
-export async function machineBusyTicks(): Promise<number> {
-  return parseMachineStat(await readFile('/proc/stat', 'utf8')).busyTicks;
+export async function machineTicks(): Promise<MachineTicks> {
+  return parseMachineStat(await readFile('/proc/stat', 'utf8'));
+}
+
+/** Milliseconds of process time and of irq/softirq time between two readings. */
+export function machineBetween(before: MachineTicks, after: MachineTicks): { processMs: number; irqMs: number } {
+  return {
+    processMs: Math.round(ticksToMs(after.processTicks - before.processTicks)),
+    irqMs: Math.round(ticksToMs(after.irqTicks - before.irqTicks)),
+  };
 }
 
 export function ticksToMs(ticks: number): number {

@@ -70,6 +70,7 @@ function loadRows(runs: readonly LoadRun[]): string[][] {
       int(d.deliveriesPerReplicaCpuS),
       mib(replicaRss),
       `${r2(generatorCores)} / ${Math.max(...run.generatorElu, 0).toFixed(2)}`,
+      r2(d.softirqCores),
       r2(d.otherCores),
     ];
   });
@@ -92,6 +93,7 @@ const LOAD_HEADER = [
   'deliveries per replica CPU-s',
   'replica RSS MiB',
   'generator cores / max ELU',
+  'softirq cores',
   'other cores',
 ];
 
@@ -124,6 +126,7 @@ function idleRows(runs: readonly IdleRun[]): string[][] {
     const proxy = run.processes.find((p) => p.role === 'proxy');
     return [
       run.target + (run.variant ? ` (${run.variant})` : ''),
+      run.client === 'socket.io-client' ? 'socket.io-client (polling → ws)' : 'WebSocket only',
       int(run.requested),
       int(run.viaProxy),
       int(run.direct),
@@ -162,9 +165,18 @@ export function buildCharts(results: BenchResults, replicas: number): Charts {
       xTicks: NINES_TICKS,
     });
     charts['cpu-per-delivery.svg'] = barChart({
-      title: 'Server-side CPU per delivery (replicas + proxy + Redis)',
+      title: 'Server-side CPU per delivery, by process',
       unit: 'µs',
-      bars: main.map((run) => ({ label: run.target, value: deriveLoad(run).cpuUsPerDelivery })),
+      partNames: ['replicas / server', 'proxy', 'Redis'],
+      bars: main.map((run) => {
+        const d = deriveLoad(run);
+        const per = (ms: number) => (run.delivered > 0 ? (ms * 1000) / run.delivered : 0);
+        return {
+          label: run.target,
+          value: d.cpuUsPerDelivery,
+          parts: [d.replicaCpuUsPerDelivery, per(d.proxyCpuMs), per(d.redisCpuMs)],
+        };
+      }),
     });
   }
   const rooms = results.runs.filter((r): r is LoadRun => r.workload === 'rooms');
@@ -183,17 +195,44 @@ export function buildCharts(results: BenchResults, replicas: number): Charts {
     .sort((a, b) => (a.spec.kind === 'local' && b.spec.kind === 'local' ? a.spec.replicas - b.spec.replicas : 0));
   if (sweep.length > 1) {
     const n = (run: LoadRun) => (run.spec.kind === 'local' ? run.spec.replicas : 0);
-    charts['vs-replicas.svg'] = lineChart({
-      title: 'Against replicas (HAProxy + Redis pub/sub, same offered load)',
-      xLabel: 'replicas',
-      yLabel: 'value (see legend)',
+    const xTicks = sweep.map((run) => [n(run), String(n(run))] as const);
+    const per = (run: LoadRun, ms: number) => (run.delivered > 0 ? (ms * 1000) / run.delivered : 0);
+    charts['cpu-vs-replicas.svg'] = lineChart({
+      title: 'CPU per delivery against replicas (HAProxy + Redis pub/sub)',
+      xLabel: 'replicas (same offered load)',
+      yLabel: 'CPU-µs per delivery',
       series: [
-        { name: 'deliveries/s ÷ 1000', points: sweep.map((run) => [n(run), deriveLoad(run).deliveriesPerSec / 1000] as const) },
-        { name: 'CPU-µs/delivery (all)', points: sweep.map((run) => [n(run), deriveLoad(run).cpuUsPerDelivery] as const) },
-        { name: 'CPU-µs/delivery (replicas)', points: sweep.map((run) => [n(run), deriveLoad(run).replicaCpuUsPerDelivery] as const) },
-        { name: 'p99 latency, ms', points: sweep.map((run) => [n(run), run.latency.p99] as const) },
+        { name: 'all server processes', points: sweep.map((run) => [n(run), deriveLoad(run).cpuUsPerDelivery] as const) },
+        { name: 'replicas', points: sweep.map((run) => [n(run), deriveLoad(run).replicaCpuUsPerDelivery] as const) },
+        { name: 'HAProxy', points: sweep.map((run) => [n(run), per(run, deriveLoad(run).proxyCpuMs)] as const) },
+        { name: 'Redis', points: sweep.map((run) => [n(run), per(run, deriveLoad(run).redisCpuMs)] as const) },
       ],
-      xTicks: sweep.map((run) => [n(run), String(n(run))] as const),
+      xTicks,
+    });
+    const cores = results.conditions.cores;
+    charts['throughput-vs-replicas.svg'] = lineChart({
+      title: 'Throughput against replicas (HAProxy + Redis pub/sub)',
+      xLabel: 'replicas',
+      yLabel: 'thousand deliveries per second',
+      series: [
+        { name: 'achieved (offered load)', points: sweep.map((run) => [n(run), deriveLoad(run).deliveriesPerSec / 1000] as const) },
+        {
+          name: `ceiling if CPU-bound, ${cores} cores`,
+          points: sweep.map((run) => [n(run), (cores * 1000) / Math.max(0.001, deriveLoad(run).cpuUsPerDelivery)] as const),
+        },
+      ],
+      xTicks,
+    });
+    charts['latency-vs-replicas.svg'] = lineChart({
+      title: 'Fan-out latency against replicas (HAProxy + Redis pub/sub)',
+      xLabel: 'replicas (same offered load)',
+      yLabel: 'send → receipt, ms',
+      series: [
+        { name: 'p50', points: sweep.map((run) => [n(run), run.latency.p50] as const) },
+        { name: 'p90', points: sweep.map((run) => [n(run), run.latency.p90] as const) },
+        { name: 'p99', points: sweep.map((run) => [n(run), run.latency.p99] as const) },
+      ],
+      xTicks,
     });
   }
   return charts;
@@ -216,6 +255,7 @@ export function buildMarkdown(results: BenchResults, replicas: number, chartFile
         ['socket.io / ws', `${c.socketIo} / ${c.ws}`],
         ['HAProxy / Nginx / Redis', `${c.haproxy} / ${c.nginx} / ${c.redis}`],
         ['open files (soft/hard)', c.nofile],
+        ['busy before the run', `${c.backgroundCores ?? '?'} cores (load average ${(c.loadAverage ?? []).join(' ')})`],
         ['options', Object.entries(c.options).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : String(v)}`).join(' ')],
       ],
     ),
@@ -227,7 +267,7 @@ export function buildMarkdown(results: BenchResults, replicas: number, chartFile
   if (fanout.length > 0) {
     out.push('## Fan-out', '');
     out.push(
-      'Every client receives every broadcast (the sender too); latency is from the sender writing the message to each receipt, on the one monotonic clock of the machine. CPU is utime+stime from /proc over the measured window; "server" = replicas + proxy + Redis (or the bench server).',
+      'Every client receives every broadcast (the sender too); latency is from the sender writing the message to each receipt, on the one monotonic clock of the machine. CPU is utime+stime from /proc over the measured window; "server" = replicas + proxy + Redis (or the bench server). "softirq cores": kernel time charged to no process (loopback TCP delivery); "other cores": processes that are neither the stack nor the bench (the machine is not idle otherwise).',
       '',
     );
     out.push(table(LOAD_HEADER, loadRows(fanout.filter((r) => r.variant === ''))), '');
@@ -283,12 +323,12 @@ export function buildMarkdown(results: BenchResults, replicas: number, chartFile
   if (idle.length > 0) {
     out.push('## Idle capacity', '');
     out.push(
-      'WebSocket-only connections (a Socket.IO client after its upgrade), opened 64 at a time and held; KiB per connection = RSS growth / connections held by that process.',
+      'Connections opened and held idle: for capacity, the light WebSocket-only client (what a Socket.IO client is after its upgrade), 64 handshakes at a time; for the tuning rows, socket.io-client with its default transports (the handshake is a long-polling request). KiB per connection = RSS growth / connections held by that process (RSS includes heap slack, so small runs are noisy).',
       '',
     );
     out.push(
       table(
-        ['target', 'requested', 'via HAProxy', 'direct', 'held', 'failed', 'replica: connections → KiB/conn', 'HAProxy KiB/conn', 'generator KiB/conn', 'connect time'],
+        ['target', 'client', 'requested', 'via HAProxy', 'direct', 'held', 'failed', 'replica: connections → KiB/conn', 'HAProxy KiB/conn', 'generator KiB/conn', 'connect time'],
         idleRows(idle),
       ),
       '',

@@ -48,8 +48,8 @@ export interface LoadRun {
   /** Event-loop utilization of each generator worker while sending. */
   generatorElu: number[];
   maxSendLagMs: number;
-  /** Busy CPU of the whole machine in the window (/proc/stat), to show load from outside the bench. */
-  machineCpuMs: number;
+  /** The whole machine in the window (/proc/stat): process time of everyone, and irq/softirq time. */
+  machine: { processMs: number; irqMs: number };
 }
 
 export interface StormRun {
@@ -69,7 +69,7 @@ export interface StormRun {
   processes: ProcessUsage[];
   generator: ProcessUsage[];
   generatorElu: number;
-  machineCpuMs: number;
+  machine: { processMs: number; irqMs: number };
 }
 
 export interface IdleProcess {
@@ -122,6 +122,9 @@ export interface Conditions {
   socketIo: string;
   ws: string;
   nofile: string;
+  /** Cores busy before the bench started anything (2 s of /proc/stat): other work on the machine. */
+  backgroundCores: number;
+  loadAverage: number[];
   options: Record<string, unknown>;
 }
 
@@ -156,6 +159,8 @@ export interface LoadDerived {
   deliveriesPerReplicaCpuS: number;
   /** Server-side cores busy on average. */
   serverCores: number;
+  /** Cores busy in irq/softirq (kernel network delivery on loopback, charged to no process). */
+  softirqCores: number;
   /** Cores busy with processes that are neither the stack nor the bench (other work on the machine). */
   otherCores: number;
 }
@@ -181,9 +186,10 @@ export function deriveLoad(run: LoadRun): LoadDerived {
     replicaCpuUsPerDelivery: perDelivery(replicaCpuMs),
     deliveriesPerReplicaCpuS: replicaCpuMs > 0 ? (delivered * 1000) / replicaCpuMs : 0,
     serverCores: run.windowMs > 0 ? serverCpuMs / run.windowMs : 0,
+    softirqCores: run.windowMs > 0 && run.machine ? run.machine.irqMs / run.windowMs : 0,
     otherCores:
-      run.windowMs > 0
-        ? Math.max(0, run.machineCpuMs - serverCpuMs - sum(run.generator.map((p) => p.cpuMs))) / run.windowMs
+      run.windowMs > 0 && run.machine
+        ? Math.max(0, run.machine.processMs - serverCpuMs - sum(run.generator.map((p) => p.cpuMs))) / run.windowMs
         : 0,
   };
 }

@@ -16,10 +16,10 @@ import { encodeHistogram, latencyStats } from './histogram.ts';
 import type { BenchOptions } from './options.ts';
 import { measureParserCost } from './parser-cost.ts';
 import {
-  machineBusyTicks,
+  machineBetween,
+  machineTicks,
   type ProcessSample,
   sampleProcesses,
-  ticksToMs,
   usageBetween,
   type WatchedProcess,
 } from './proc-stats.ts';
@@ -145,14 +145,16 @@ async function measureLoad(
   const measureUs = startUs + options.warmupS * 1e6;
   const endUs = measureUs + options.durationS * 1e6;
   const loading = generator.load({ kind, rate, size: options.size, startUs, measureUs, endUs, ...(rooms ? { rooms } : {}) });
+  // Awaited below; until then a failure (a worker gone on Ctrl-C) must not count as unhandled.
+  loading.catch(() => undefined);
   const watched = [...target.processes(), ...generatorProcesses(generator), runnerProcess()];
   await sleepUntilUs(measureUs);
-  const machineBefore = await machineBusyTicks();
+  const machineBefore = await machineTicks();
   const before = await sampleProcesses(watched);
   const beforeUs = nowUs();
   await sleepUntilUs(endUs);
   const after = await sampleProcesses(watched);
-  const machineCpuMs = ticksToMs((await machineBusyTicks()) - machineBefore);
+  const machine = machineBetween(machineBefore, await machineTicks());
   const windowMs = (nowUs() - beforeUs) / 1000;
   const loads = await loading;
   const sentMeasured = loads.reduce((s, r) => s + r.sentMeasured, 0);
@@ -184,7 +186,7 @@ async function measureLoad(
     generator: usage.filter((p) => p.role === 'generator' || p.role === 'runner'),
     generatorElu: loads.map((r) => Math.round(r.elu * 1000) / 1000),
     maxSendLagMs: Math.max(0, ...loads.map((r) => r.maxLagMs)),
-    machineCpuMs: Math.round(machineCpuMs),
+    machine,
   };
 }
 
@@ -221,7 +223,7 @@ async function idleRun(
   const mode: ClientKind = stage.idleClient ?? 'socket.io';
   const limits: string[] = [];
   const files = await openFilesLimit();
-  limits.push(`open files per process: soft ${files.soft}, hard ${files.hard} (every process of the stack inherits it)`);
+  if (!tuning) limits.push(`open files per process: soft ${files.soft}, hard ${files.hard} (every process of the stack inherits it)`);
   let viaProxy = 0;
   let proxyWatch: WatchedProcess | undefined;
   let proxyUrl: string | undefined;
@@ -260,7 +262,7 @@ async function idleRun(
   const failed = (proxied?.failed ?? 0) + direct.failed;
   const errors = [...new Set([...(proxied?.errors ?? []), ...direct.errors])].slice(0, 5);
   if (failed > 0) limits.push(`${failed} connections failed: ${errors.join('; ')}`);
-  const holdMs = options.quick ? 1000 : 5000;
+  const holdMs = options.quick ? 1000 : tuning ? 2000 : 5000;
   log(`  idle: ${connected} open after ${connectMs} ms; holding ${holdMs} ms`);
   await sleep(holdMs);
   const counts = await generator.counts();
@@ -324,7 +326,7 @@ async function stormRun(generator: Generator, target: Target, stage: Stage, opti
   const url = target.proxyUrl ?? target.urlFor(0);
   const watched = [...target.processes(), ...generatorProcesses(generator), runnerProcess()];
   const durationMs = Math.round(options.durationS * 1000);
-  const machineBefore = await machineBusyTicks();
+  const machineBefore = await machineTicks();
   const before = await sampleProcesses(watched);
   const result = await generator.storm({
     url,
@@ -335,11 +337,11 @@ async function stormRun(generator: Generator, target: Target, stage: Stage, opti
     timeoutMs: 10_000,
   });
   const after = await sampleProcesses(watched);
-  const machineCpuMs = Math.round(ticksToMs((await machineBusyTicks()) - machineBefore));
+  const machine = machineBetween(machineBefore, await machineTicks());
   const usage = usageBetween(before, after);
   return {
     workload: 'storm',
-    machineCpuMs,
+    machine,
     target: targetLabel(stage.spec),
     spec: stage.spec,
     durationMs,

@@ -99,14 +99,24 @@ export function lineChart(spec: LineChartSpec): string {
 export interface Bar {
   label: string;
   value: number;
+  /** Stacked segments (same order in every bar, named in the legend); their sum should be `value`. */
+  parts?: readonly number[];
   /** Shown after the bar instead of the value. */
   note?: string;
 }
 
-export function barChart(spec: { title: string; unit: string; bars: readonly Bar[]; width?: number }): string {
+export function barChart(spec: {
+  title: string;
+  unit: string;
+  bars: readonly Bar[];
+  /** Names of the stacked segments, for the legend. */
+  partNames?: readonly string[];
+  width?: number;
+}): string {
   const width = spec.width ?? 760;
   const rowH = 26;
-  const margin = { left: 230, right: 120, top: 42, bottom: 30 };
+  const legend = spec.partNames?.length ? 24 : 0;
+  const margin = { left: 230, right: 120, top: 42 + legend, bottom: 30 };
   const height = margin.top + margin.bottom + rowH * Math.max(1, spec.bars.length);
   const plotW = width - margin.left - margin.right;
   const max = Math.max(...spec.bars.map((b) => b.value), 0);
@@ -124,13 +134,31 @@ export function barChart(spec: { title: string; unit: string; bars: readonly Bar
       `<text x="${x(tick)}" y="${height - margin.bottom + 16}" text-anchor="middle">${fmt(tick)}</text>`,
     );
   }
+  (spec.partNames ?? []).forEach((name, j) => {
+    const lx = margin.left + j * 150;
+    out.push(
+      `<rect x="${lx}" y="34" width="14" height="12" fill="${PALETTE[j % PALETTE.length]}"/>`,
+      `<text x="${lx + 20}" y="45">${escapeXml(name)}</text>`,
+    );
+  });
   spec.bars.forEach((bar, i) => {
     const yTop = margin.top + i * rowH;
-    out.push(
-      `<text x="${margin.left - 8}" y="${yTop + rowH / 2 + 4}" text-anchor="end">${escapeXml(bar.label)}</text>`,
-      `<rect x="${margin.left}" y="${yTop + 4}" width="${Math.max(0, x(bar.value) - margin.left).toFixed(1)}" height="${rowH - 8}" fill="${PALETTE[i % PALETTE.length]}"/>`,
-      `<text x="${x(bar.value) + 6}" y="${yTop + rowH / 2 + 4}">${escapeXml(bar.note ?? `${fmt(bar.value)} ${spec.unit}`)}</text>`,
-    );
+    out.push(`<text x="${margin.left - 8}" y="${yTop + rowH / 2 + 4}" text-anchor="end">${escapeXml(bar.label)}</text>`);
+    if (bar.parts && bar.parts.length > 0) {
+      let start = 0;
+      bar.parts.forEach((part, j) => {
+        const w = Math.max(0, x(start + part) - x(start));
+        out.push(
+          `<rect x="${x(start).toFixed(1)}" y="${yTop + 4}" width="${w.toFixed(1)}" height="${rowH - 8}" fill="${PALETTE[j % PALETTE.length]}"/>`,
+        );
+        start += part;
+      });
+    } else {
+      out.push(
+        `<rect x="${margin.left}" y="${yTop + 4}" width="${Math.max(0, x(bar.value) - margin.left).toFixed(1)}" height="${rowH - 8}" fill="${PALETTE[i % PALETTE.length]}"/>`,
+      );
+    }
+    out.push(`<text x="${x(bar.value) + 6}" y="${yTop + rowH / 2 + 4}">${escapeXml(bar.note ?? `${fmt(bar.value)} ${spec.unit}`)}</text>`);
   });
   out.push('</svg>');
   return `${out.join('\n')}\n`;

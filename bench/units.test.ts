@@ -173,7 +173,7 @@ function loadRun(overrides: Partial<LoadRun>): LoadRun {
     generator: [],
     generatorElu: [],
     maxSendLagMs: 0,
-    machineCpuMs: 0,
+    machine: { processMs: 0, irqMs: 0 },
     ...overrides,
   };
 }

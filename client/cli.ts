@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { broadcast, clusterReplicas, join, roomEmit, whoami } from './api.ts';
 import { type ClientTransport, openClient } from './connect.ts';
 
-const USAGE = `usage: npm run client -- --url URL [--transports polling,websocket] [--local-address IP] COMMAND
+const USAGE = `usage: npm run client -- --url URL [--transports polling,websocket] [--local-address IP] [--token JWT] COMMAND
 commands: whoami | broadcast MESSAGE | join ROOM | room ROOM MESSAGE | replicas | listen`;
 
 class UsageError extends Error {}
@@ -40,6 +40,8 @@ async function main(argv: string[]): Promise<number> {
       url: { type: 'string', default: process.env.WSK_URL ?? 'http://127.0.0.1:8080' },
       transports: { type: 'string' },
       'local-address': { type: 'string' },
+      // A JWT for replicas with AUTH_* set; WSK_TOKEN keeps it out of the shell history.
+      token: { type: 'string', default: process.env.WSK_TOKEN },
       timeout: { type: 'string', default: '10000' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -60,6 +62,7 @@ async function main(argv: string[]): Promise<number> {
     {
       transports: parseTransports(values.transports),
       localAddress: values['local-address'],
+      ...(values.token ? { auth: { token: values.token } } : {}),
       reconnection: command === 'listen' || command === 'join',
     },
     timeoutMs,

@@ -3,6 +3,7 @@ import { affinityIp } from './cases/affinity-ip.ts';
 import { broadcastScenario } from './cases/broadcast.ts';
 import { drain } from './cases/drain.ts';
 import { failover } from './cases/failover.ts';
+import { flood } from './cases/flood.ts';
 import { hostileInput } from './cases/hostile-input.ts';
 import { noCookieControl } from './cases/no-cookie-control.ts';
 import { recovery } from './cases/recovery.ts';
@@ -10,6 +11,7 @@ import { redisRestart } from './cases/redis-restart.ts';
 import { observe } from './cases/observe.ts';
 import { rooms } from './cases/rooms.ts';
 import { scale } from './cases/scale.ts';
+import { securityDefaults } from './cases/security-defaults.ts';
 import type { Scenario } from './scenario.ts';
 
 /** Every scenario, in the order a full run executes them. */
@@ -21,6 +23,8 @@ export const SCENARIOS: readonly Scenario[] = [
   rooms,
   scale,
   hostileInput,
+  flood,
+  securityDefaults,
   failover,
   drain,
   redisRestart,

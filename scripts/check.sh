@@ -190,6 +190,40 @@ else
   check "stack: HAProxy resolves tasks.server, ports in host mode" stack_stickiness
 fi
 
+# --- What must not be reachable from outside -----------------------------------
+# Redis and the HAProxy stats listener stay on the Docker network (no
+# published port), Redis demands a password, and the stats page basic auth.
+# `service published_port` lines of one file: short (`- "8080:8080"`) and
+# long (`target: 8080`) syntax.
+published_ports() {
+  awk '
+    /^[^ #]/ { in_services = ($0 ~ /^services:/) }
+    in_services && /^  [A-Za-z0-9_-]+:/ { svc = $1; sub(":", "", svc); in_ports = 0 }
+    in_services && /^    ports:/ { in_ports = 1; next }
+    in_services && in_ports && /^    [^ ]/ { in_ports = 0 }
+    in_services && in_ports && /^      - *"?[^ t]/ { p = $0; sub(/^      - */, "", p); gsub(/"/, "", p); n = split(p, parts, ":"); print svc, parts[n] }
+    in_services && in_ports && /^ +(- +)?target:/ { p = $0; sub(/.*target: */, "", p); gsub(/"/, "", p); print svc, p }
+  ' "$1"
+}
+not_exposed() {
+  local problems="" file ports
+  for file in docker-compose.yml stack/docker-stack.yml; do
+    [ -f "$file" ] || continue
+    ports=$(published_ports "$file")
+    if grep -q '^redis ' <<<"$ports"; then problems="$problems\n$file: redis publishes a port"; fi
+    if grep -qE '^haproxy 8404(/tcp)?$' <<<"$ports"; then problems="$problems\n$file: the HAProxy stats port 8404 is published"; fi
+    grep -q 'requirepass' "$file" || problems="$problems\n$file: redis runs without requirepass"
+  done
+  grep -qE '^[[:space:]]*http-request auth realm [^ ]+ unless \{ http_auth\(stats_users\) \}' haproxy/haproxy.cfg ||
+    problems="$problems\nhaproxy/haproxy.cfg: the stats frontend does not demand basic auth"
+  if [ -n "$problems" ]; then printf '%b\n' "${problems#\\n}"; return 1; fi
+}
+if [ -f haproxy/haproxy.cfg ] && { [ -f docker-compose.yml ] || [ -f stack/docker-stack.yml ]; }; then
+  check "not exposed: Redis and HAProxy stats unpublished, Redis password, stats basic auth" not_exposed
+else
+  skip "not exposed" "haproxy.cfg or the Docker files not there yet"
+fi
+
 # --- Dockerfile ----------------------------------------------------------------
 if [ ! -f Dockerfile ]; then
   skip "Dockerfile" "file not there yet"

@@ -33,7 +33,7 @@ export interface AppDeps {
    * single-node baseline only.
    */
   inMemoryAdapter?: boolean;
-  /** Extra handshake checks (origin, authentication); a string refuses with that reason. */
+  /** Extra handshake checks, after the built-in ones (protocol version, Origin); a string refuses with that reason. */
   handshakeGuards?: readonly HandshakeGuard[];
 }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { describe, it } from 'node:test';
+import { engineVersionGuard } from './engine-version-guard.ts';
 import { isSameOrigin, originGuard } from './origin-guard.ts';
 
 const request = (headers: Record<string, string>) => ({ headers }) as unknown as IncomingMessage;
@@ -57,5 +58,16 @@ describe('originGuard', () => {
   it('does not echo an unbounded Origin back', () => {
     const reason = sameOriginOnly(request({ origin: `http://${'x'.repeat(5000)}.example`, host: 'a' }));
     assert.ok((reason?.length ?? 0) < 300);
+  });
+});
+
+describe('engineVersionGuard', () => {
+  const at = (url: string) => ({ url, headers: {} }) as unknown as IncomingMessage;
+
+  it('lets EIO=4 through and refuses every other version, a missing one, and a mixed pair', () => {
+    assert.equal(engineVersionGuard(at('/socket.io/?EIO=4&transport=websocket')), undefined);
+    for (const query of ['EIO=3', 'EIO=5', 'EIO=', 'EIO=4.0', 'EIO=abc', '', 'EIO=4&EIO=3', 'EIO=3&EIO=4']) {
+      assert.match(engineVersionGuard(at(`/socket.io/?${query}&transport=polling`)) ?? '', /^unsupported Engine\.IO protocol version/, query);
+    }
   });
 });

@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT, UnsecuredJWT } from 'jose';
 import { io as connectClient, type ManagerOptions, type Socket as ClientSocket, type SocketOptions } from 'socket.io-client';
-import WebSocket from 'ws';
+import { pollingHandshake, websocketHandshake } from '../scenarios/lib/handshake-probe.ts';
 import { waitFor } from '../scenarios/lib/wait-for.ts';
 import { type RedisServerHandle, startRedisServer } from '../scenarios/local/redis-server.ts';
 import { type AppHandle, createApp } from './app.ts';
@@ -281,39 +281,6 @@ describe('per-socket rate limit', () => {
     }
   });
 });
-
-/** A raw WebSocket handshake: the HTTP status it was refused with, or 101 when it opened. */
-function websocketHandshake(url: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${url.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket`, { headers });
-    const timer = setTimeout(() => {
-      ws.terminate();
-      reject(new Error('no answer to the WebSocket handshake'));
-    }, WAIT_MS);
-    ws.once('open', () => {
-      clearTimeout(timer);
-      ws.close();
-      resolve({ status: 101, body: '' });
-    });
-    ws.once('unexpected-response', (_req, res) => {
-      let body = '';
-      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      res.on('end', () => {
-        clearTimeout(timer);
-        resolve({ status: res.statusCode ?? 0, body });
-      });
-    });
-    ws.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-  });
-}
-
-async function pollingHandshake(url: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
-  const response = await fetch(`${url}/socket.io/?EIO=4&transport=polling`, { headers, signal: AbortSignal.timeout(WAIT_MS) });
-  return { status: response.status, body: await response.text() };
-}
 
 describe('Origin check on both transports', () => {
   it('refuses another origin by default; lets same-origin pages and non-browser clients in', async () => {

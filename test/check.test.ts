@@ -145,6 +145,30 @@ describe('scripts/check.sh', { concurrency: true }, () => {
     );
   });
 
+  it('fails when the HAProxy stats port is published', async () => {
+    await expectFailure(
+      'docker-compose.yml',
+      (text) => text.replace(/^( {6}- ".*:8080"\n)/m, '$1      - "8404:8404"\n'),
+      /^FAIL {2}not exposed: [^\n]*\n {6}docker-compose\.yml: the HAProxy stats port 8404 is published/m,
+    );
+  });
+
+  it('fails when Redis is published on Swarm', async () => {
+    await expectFailure(
+      'stack/docker-stack.yml',
+      (text) => text.replace(/^( {4}networks: \[wsk\]\n)/m, '    ports:\n      - target: 6379\n        published: 6379\n$1'),
+      /^FAIL {2}not exposed: [^\n]*\n {6}stack\/docker-stack\.yml: redis publishes a port/m,
+    );
+  });
+
+  it('fails when the stats page stops asking for credentials', async () => {
+    await expectFailure(
+      'haproxy/haproxy.cfg',
+      (text) => text.replace(/^ *http-request auth realm .*$/m, ''),
+      /^FAIL {2}not exposed: [^\n]*\n {6}haproxy\/haproxy\.cfg: the stats frontend does not demand basic auth/m,
+    );
+  });
+
   it('fails when the image would run as root', async () => {
     await expectFailure(
       'Dockerfile',

@@ -88,6 +88,7 @@ export const hostileInput: Scenario = {
       const report = await playHostileCases(cases, targets, { assign: (c) => Math.floor(c.index / block), concurrency: CONCURRENCY });
       const malformedMs = Math.round(performance.now() - started);
       log(`malformed: ${report.cases} cases, ${report.packets} packets in ${malformedMs} ms; answers ${JSON.stringify(report.answers)}`);
+      for (const line of report.unanswered) log(`  unanswered: ${line}`);
 
       // 3. Everyone still up, every bystander still connected, broadcast still exactly-once everywhere.
       const after = topology.endpoints().replicas.map((replica) => replica.id);

@@ -19,6 +19,8 @@ export interface HostileOutcome {
   answer: string;
   /** Packets put on the wire (frames, or the query when the query is the attack). */
   packets: number;
+  /** For `no answer`: what went wrong. */
+  error?: string;
 }
 
 export interface PlayOptions {
@@ -105,7 +107,7 @@ async function playPolling(base: string, hostile: HostileCase, agent: Agent, tim
       if (hostile.connect) await send(endpoint(sessionQuery(sid)), 'POST', options('40'));
     }
     const query = hostile.query.replaceAll('{sid}', encodeURIComponent(sid ?? ''));
-    if (!hostile.handshake && hostile.frames.length === 0) {
+    if (hostile.frames.length === 0) {
       packets += 1;
       const reply = await send(endpoint(query), 'GET', options());
       const accidental = openSid(reply);
@@ -118,8 +120,8 @@ async function playPolling(base: string, hostile: HostileCase, agent: Agent, tim
     }
     if (!hostile.handshake && hostile.frames.length > 0) packets += 1;
     return { answer, packets };
-  } catch {
-    return { answer: NO_ANSWER, packets };
+  } catch (error) {
+    return { answer: NO_ANSWER, packets, error: error instanceof Error ? error.message : String(error) };
   } finally {
     for (const open of opened) await send(endpoint(sessionQuery(open)), 'POST', options('1')).catch(() => undefined);
   }
@@ -132,21 +134,25 @@ function playWebSocket(base: string, hostile: HostileCase, timeoutMs: number): P
     const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/socket.io/?${hostile.query.replaceAll('{sid}', '')}`, {
       handshakeTimeout: timeoutMs,
     });
-    const finish = (answer: string) => {
+    const finish = (answer: string, error?: string) => {
       if (settled) return;
       settled = true;
       clearTimeout(bound);
       ws.terminate();
-      resolve({ answer, packets });
+      resolve({ answer, packets, ...(error === undefined ? {} : { error }) });
     };
-    const bound = setTimeout(() => finish(NO_ANSWER), timeoutMs);
-    ws.on('error', () => finish(NO_ANSWER));
+    let opened = false;
+    const bound = setTimeout(() => finish(NO_ANSWER, `no close within ${timeoutMs} ms`), timeoutMs);
+    // Before the upgrade, an error means nobody answered; after it, the replica
+    // answered with something ws rejects (a broken frame), which is an answer.
+    ws.on('error', (error) => (opened ? finish('ws error after open') : finish(NO_ANSWER, error.message)));
     ws.on('unexpected-response', (_req, res) => {
       res.resume();
       finish(`ws refused ${res.statusCode ?? 0}`);
     });
     ws.on('close', (code) => finish(`ws close ${code}`));
     ws.on('open', () => {
+      opened = true;
       if (hostile.connect) ws.send('40');
       for (const frame of hostile.frames) {
         if (ws.readyState !== WebSocket.OPEN) break;
@@ -181,6 +187,8 @@ export interface HostileRunReport {
   /** Outcomes (`http 400`, `ws close 1005`, …) with their counts. */
   answers: Record<string, number>;
   noAnswer: number;
+  /** A few of the cases left without an answer: where, what, and the error. */
+  unanswered: string[];
 }
 
 const count = (map: Record<string, number>, key: string, by = 1) => {
@@ -197,7 +205,7 @@ export async function playHostileCases(
   { assign, concurrency = 32, timeoutMs = 5000 }: { assign: (hostile: HostileCase) => number; concurrency?: number; timeoutMs?: number },
 ): Promise<HostileRunReport> {
   const agents = targets.map(() => new Agent({ keepAlive: true, maxSockets: concurrency }));
-  const report: HostileRunReport = { cases: 0, packets: 0, byCategory: {}, byTarget: {}, answers: {}, noAnswer: 0 };
+  const report: HostileRunReport = { cases: 0, packets: 0, byCategory: {}, byTarget: {}, answers: {}, noAnswer: 0, unanswered: [] };
   let next = 0;
   const worker = async () => {
     while (next < cases.length) {
@@ -210,7 +218,12 @@ export async function playHostileCases(
       count(report.byCategory, hostile.category, outcome.packets);
       count(report.byTarget, target.name);
       count(report.answers, outcome.answer);
-      if (outcome.answer === NO_ANSWER) report.noAnswer += 1;
+      if (outcome.answer === NO_ANSWER) {
+        report.noAnswer += 1;
+        if (report.unanswered.length < 10) {
+          report.unanswered.push(`#${hostile.index} ${hostile.category}/${hostile.transport} at ${target.name}: ${outcome.error ?? '?'}`);
+        }
+      }
     }
   };
   try {
