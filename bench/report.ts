@@ -54,7 +54,7 @@ function loadRows(runs: readonly LoadRun[]): string[][] {
     const generatorCores = d.generatorCpuMs / Math.max(1, run.windowMs);
     const replicaRss = run.processes.filter((p) => p.role === 'replica' || p.role === 'server').reduce((s, p) => s + p.rssKiB, 0);
     return [
-      run.target + (run.variant ? ` (${run.variant})` : ''),
+      run.target + (run.variant ? ` (${run.variant})` : '') + (d.otherCores > DISTURBED_CORES ? ' ⚠' : ''),
       `${run.clients.connected}${spread(run.clients.perReplica) ? ` (${spread(run.clients.perReplica)})` : ''}`,
       `${int(run.delivered)}/${int(run.expected)}`,
       int(d.deliveriesPerSec),
@@ -75,6 +75,10 @@ function loadRows(runs: readonly LoadRun[]): string[][] {
     ];
   });
 }
+
+/** Cores used by processes outside the bench above which a row is flagged as disturbed. */
+export const DISTURBED_CORES = 0.25;
+const DISTURBED_NOTE = `⚠ = more than ${DISTURBED_CORES} cores were busy with processes outside the bench and the stack during that window: its latency shows that contention, not the stack.`;
 
 const LOAD_HEADER = [
   'target',
@@ -270,7 +274,7 @@ export function buildMarkdown(results: BenchResults, replicas: number, chartFile
       'Every client receives every broadcast (the sender too); latency is from the sender writing the message to each receipt, on the one monotonic clock of the machine. CPU is utime+stime from /proc over the measured window; "server" = replicas + proxy + Redis (or the bench server). "softirq cores": kernel time charged to no process (loopback TCP delivery); "other cores": processes that are neither the stack nor the bench (the machine is not idle otherwise).',
       '',
     );
-    out.push(table(LOAD_HEADER, loadRows(fanout.filter((r) => r.variant === ''))), '');
+    out.push(table(LOAD_HEADER, loadRows(fanout.filter((r) => r.variant === ''))), '', DISTURBED_NOTE, '');
   }
   const rooms = results.runs.filter((r): r is LoadRun => r.workload === 'rooms');
   if (rooms.length > 0) {

@@ -285,6 +285,19 @@ export function computeRatios(runs: readonly Run[], replicas: number): Ratio[] {
       met: Number.isFinite(cpu) ? cpu <= 1.3 : undefined,
       basis: `${round(c.cpuUsPerDelivery, 2)} µs (replicas+proxy+Redis) / ${round(b.cpuUsPerDelivery, 2)} µs`,
     });
+    // Not a target of the issue: where the difference comes from.
+    const replicasOnly = b.replicaCpuUsPerDelivery > 0 ? c.replicaCpuUsPerDelivery / b.replicaCpuUsPerDelivery : Number.NaN;
+    ratios.push({
+      name: `… of which replicas only, cluster / single node (${label})`,
+      value: round(replicasOnly, 2),
+      unit: '×',
+      target: 'reported',
+      met: undefined,
+      basis: `${round(c.replicaCpuUsPerDelivery, 2)} µs / ${round(b.replicaCpuUsPerDelivery, 2)} µs; the proxy adds ${round(
+        (c.proxyCpuMs * 1000) / Math.max(1, cluster.delivered),
+        2,
+      )} µs, Redis ${round((c.redisCpuMs * 1000) / Math.max(1, cluster.delivered), 2)} µs`,
+    });
   }
   const efficiency = (run: LoadRun | undefined, name: string) => {
     if (!run || !floor) {

@@ -40,8 +40,12 @@ export interface Stage {
 
 /** Tuning measures, each a replica environment that turns one off (or on). */
 export const TUNING_FANOUT: ReadonlyArray<{ variant: string; env: Record<string, string> }> = [
+  // The default build once more: how much the same run moves on this machine (noise control).
+  { variant: 'default, repeated', env: {} },
   // ws uses bufferutil for (un)masking when it can load it; this makes it not.
   { variant: 'bufferutil off', env: { WS_NO_BUFFER_UTIL: '1' } },
+  // Not a Socket.IO setting: what the replica's per-delivery Prometheus counters cost.
+  { variant: 'delivery metrics off', env: { BENCH_METRICS: 'false' } },
   { variant: 'perMessageDeflate on', env: { PER_MESSAGE_DEFLATE: 'true' } },
 ];
 export const TUNING_IDLE: ReadonlyArray<{ variant: string; env: Record<string, string> }> = [

@@ -234,6 +234,7 @@ describe('results', () => {
     assert.equal(p99?.value, 2.4);
     assert.equal(p99?.met, false);
     assert.equal(byName('CPU-µs per delivery, cluster / single node (vs single')?.value, 1.42);
+    assert.equal(byName('… of which replicas only, cluster / single node (vs single')?.value, 1.2);
     assert.equal(byName('deliveries/s per replica CPU-second, cluster')?.value, 41.7);
     assert.equal(byName('concurrent connections')?.value, 12_000);
     assert.equal(byName('KiB per idle connection at a replica')?.value, 20);

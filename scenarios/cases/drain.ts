@@ -67,11 +67,16 @@ export const drain: Scenario = {
       ).catch(() => -1);
       const markDownMs = await proxyMarkDownMs(topology, victim.address, signalledAt, drainDelayMs + 5000).catch(() => -1);
 
-      // New clients during the drain window, from fresh source addresses.
+      // New clients during the drain window, from fresh source addresses. A proxy without
+      // health checks (Nginx) sends some to the draining replica, which refuses them until
+      // it exits: they may wait for its exit plus one reconnection backoff (≤ 5 s × 1.5).
       const windowClients = Math.max(6, 2 * replicas.length);
       const openedWhileAlive = !exited;
+      const windowTimeoutMs = shutdownTimeoutMs + 10_000;
       const opened = await Promise.all(
-        Array.from({ length: windowClients }, (_, i) => openCountingErrors(proxyUrl, clientSourceAddress(count + i))),
+        Array.from({ length: windowClients }, (_, i) =>
+          openCountingErrors(proxyUrl, clientSourceAddress(count + i), windowTimeoutMs),
+        ),
       );
       extra.push(...opened);
       const landedOnDraining = opened.filter((c) => c.welcome.replica === victimId).length;
