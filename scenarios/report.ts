@@ -35,10 +35,12 @@ export function formatTable(report: ScenarioReport): string {
     for (const failure of result.failures) out.push(`    ✗ ${failure}`);
   });
   const { kind, proxy, adapter, replicas, clients } = report.topology;
-  const passed = report.scenarios.filter((s) => s.ok).length;
+  const skipped = report.scenarios.filter((s) => s.skipped).length;
+  const passed = report.scenarios.filter((s) => s.ok && !s.skipped).length;
+  const failed = report.scenarios.filter((s) => !s.ok).length;
   out.push('');
   out.push(
-    `${passed} passed, ${report.scenarios.length - passed} failed (topology=${kind} proxy=${proxy} adapter=${adapter} replicas=${replicas} clients=${clients})`,
+    `${passed} passed, ${failed} failed, ${skipped} skipped (topology=${kind} proxy=${proxy} adapter=${adapter} replicas=${replicas} clients=${clients})`,
   );
   return out.join('\n');
 }
