@@ -196,15 +196,7 @@ export class Generator {
   }
 
   /** Send `rate` messages/s in total, split over the workers; resolves when every worker has stopped sending. */
-  async load(spec: {
-    kind: 'broadcast' | 'room';
-    rate: number;
-    size: number;
-    startUs: number;
-    measureUs: number;
-    endUs: number;
-    rooms?: Array<[string, number]>;
-  }): Promise<LoadResult[]> {
+  async load(spec: Omit<Extract<Command, { op: 'load' }>, 'op' | 'seq'>): Promise<LoadResult[]> {
     const roomShares = spec.rooms ? splitRoundRobin(spec.rooms, this.workers.length) : undefined;
     const durationMs = (spec.endUs - spec.startUs) / 1000;
     return this.all<LoadResult>(

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { acceptedBetween, startBroadcastFlow, tallyDeliveries } from '../lib/broadcast-flow.ts';
+import { acceptedBetween, startFlowAroundVictim, tallyDeliveries } from '../lib/broadcast-flow.ts';
 import { clientSourceAddress } from '../lib/client-address.ts';
 import { byReplica, closeClients, openClients, type PooledClient } from '../lib/client-pool.ts';
 import { collectDeliveries, sendProbes } from '../lib/deliveries.ts';
@@ -43,11 +43,7 @@ export const drain: Scenario = {
     let exited = false;
     let stopping: Promise<void> | undefined;
     try {
-      const moved = clients.filter((c) => c.replica === victimId);
-      const stayed = clients.filter((c) => c.replica !== victimId);
-      const senders = [...byReplica(stayed).values()].map((group) => group[0]!);
-      const flow = startBroadcastFlow(() => senders, { intervalMs: 50 });
-      await waitFor(() => flow.sent.some((p) => p.accepted), { what: 'the broadcast flow to start', timeoutMs: 5000 });
+      const { moved, stayed, flow } = await startFlowAroundVictim(clients, victimId);
 
       log(`SIGTERM ${victimId} (${moved.length} clients), drain delay ${drainDelayMs} ms`);
       const movedAt = new Map<PooledClient, number>();

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { byReplica, closeClients, openClients, type PooledClient } from '../lib/client-pool.ts';
-import { acceptedBetween, startBroadcastFlow, tallyDeliveries } from '../lib/broadcast-flow.ts';
+import { acceptedBetween, startFlowAroundVictim, tallyDeliveries } from '../lib/broadcast-flow.ts';
 import { collectDeliveries, sendProbes } from '../lib/deliveries.ts';
 import { pickVictim, proxyMarkDownMs, recordNextWelcome } from '../lib/fault-watch.ts';
 import { WaitTimeoutError, waitFor } from '../lib/wait-for.ts';
@@ -25,12 +25,7 @@ export const failover: Scenario = {
     const victim = replicas.find((r) => r.id === victimId)!;
     let restarted = false;
     try {
-      const moved = clients.filter((c) => c.replica === victimId);
-      const stayed = clients.filter((c) => c.replica !== victimId);
-      // The traffic: one sender on every other replica, so the flow itself survives the kill.
-      const senders = [...byReplica(stayed).values()].map((group) => group[0]!);
-      const flow = startBroadcastFlow(() => senders, { intervalMs: 50 });
-      await waitFor(() => flow.sent.some((p) => p.accepted), { what: 'the broadcast flow to start', timeoutMs: 5000 });
+      const { moved, stayed, senders, flow } = await startFlowAroundVictim(clients, victimId);
 
       log(`kill -9 ${victimId} (${moved.length} clients) with broadcasts flowing from ${senders.length} replicas`);
       const backAt = new Map<PooledClient, number>();

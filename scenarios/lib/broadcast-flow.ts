@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { broadcast } from '../../client/api.ts';
-import type { PooledClient } from './client-pool.ts';
+import { byReplica, type PooledClient } from './client-pool.ts';
 import type { SentProbe } from './deliveries.ts';
+import { waitFor } from './wait-for.ts';
 
 /** A probe the flow sent, and whether the replica accepted it (its ack said ok). */
 export interface FlowProbe extends SentProbe {
@@ -99,4 +100,27 @@ export function tallyDeliveries(
 /** The accepted probes sent in [from, to) (performance.now() times). */
 export function acceptedBetween(probes: readonly FlowProbe[], from: number, to = Number.POSITIVE_INFINITY): FlowProbe[] {
   return probes.filter((probe) => probe.accepted && probe.sentAt >= from && probe.sentAt < to);
+}
+
+export interface FlowAroundVictim {
+  /** Clients of the victim replica: the ones a fault will move. */
+  moved: PooledClient[];
+  stayed: PooledClient[];
+  /** One sender on every other replica, so the flow itself survives the fault. */
+  senders: PooledClient[];
+  flow: BroadcastFlow;
+}
+
+/** Split clients around `victimId` and start a flow from the others; resolves once a first probe was accepted. */
+export async function startFlowAroundVictim(
+  clients: readonly PooledClient[],
+  victimId: string,
+  options: FlowOptions = { intervalMs: 50 },
+): Promise<FlowAroundVictim> {
+  const moved = clients.filter((c) => c.replica === victimId);
+  const stayed = clients.filter((c) => c.replica !== victimId);
+  const senders = [...byReplica(stayed).values()].map((group) => group[0]!);
+  const flow = startBroadcastFlow(() => senders, options);
+  await waitFor(() => flow.sent.some((p) => p.accepted), { what: 'the broadcast flow to start', timeoutMs: 5000 });
+  return { moved, stayed, senders, flow };
 }
