@@ -26,7 +26,7 @@ export interface AppDeps {
   /** Cap of the Redis reconnection backoff. */
   redisMaxReconnectDelayMs?: number;
   /** Called for Redis command failures nobody else handled (metrics hook). */
-  onRedisCommandError?: (connection: string, error: unknown) => void;
+  onRedisCommandError?: (connection: string, command: string, error: unknown) => void;
   /**
    * Socket.IO's in-memory adapter instead of config.adapter: no Redis at all
    * (one process, no cluster; /readyz stays 503). For the benchmark's

@@ -143,9 +143,18 @@ test('deliveries, fan-out and events are counted on the replica that delivered t
   );
 });
 
-test('a failed Redis command is counted per connection', async () => {
-  metrics[1]!.onRedisCommandError('pub', new Error('Socket closed unexpectedly'));
-  assert.equal(sumSamples(await scrape(b.url), METRIC_NAMES.redisCommandErrors, { connection: 'pub' }), 1);
+test('a failed Redis command is counted per connection and method; only publishes count as lost cluster messages', async () => {
+  const cut = new Error('Socket closed unexpectedly');
+  metrics[1]!.onRedisCommandError('pub', 'publish', cut);
+  metrics[1]!.onRedisCommandError('main', 'xAdd', cut);
+  metrics[1]!.onRedisCommandError('main-dup1', 'xRead', cut);
+  metrics[1]!.onRedisCommandError('main', 'not a method {}', cut);
+  const samples = await scrape(b.url);
+  assert.equal(sumSamples(samples, METRIC_NAMES.redisCommandErrors, { connection: 'pub', command: 'publish' }), 1);
+  assert.equal(sumSamples(samples, METRIC_NAMES.redisCommandErrors, { connection: 'main-dup1', command: 'xRead' }), 1);
+  assert.equal(sumSamples(samples, METRIC_NAMES.redisCommandErrors, { command: 'other' }), 1);
+  assert.equal(sumSamples(samples, METRIC_NAMES.redisCommandErrors), 4);
+  assert.equal(sumSamples(samples, METRIC_NAMES.adapterPublishErrors), 2, 'publish and xAdd, not xRead');
 });
 
 test('the demo page, its assets and the Socket.IO browser client are served; nothing else', async () => {

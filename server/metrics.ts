@@ -15,7 +15,7 @@ export interface ReplicaMetrics {
   /** `GET /metrics` in Prometheus' text format, for AppDeps.routes. */
   readonly routes: Routes;
   /** For AppDeps.onRedisCommandError: a failed Redis command (e.g. an adapter PUBLISH during an outage). */
-  onRedisCommandError(connection: string, error: unknown): void;
+  onRedisCommandError(connection: string, command: string, error: unknown): void;
   /** Start counting this app's traffic; call once, right after createApp. */
   attach(app: MetricsSource): void;
 }
@@ -30,6 +30,7 @@ export const METRIC_NAMES = {
   broadcastDeliveries: 'wsk_broadcast_deliveries_total',
   broadcastFanout: 'wsk_broadcast_fanout',
   redisCommandErrors: 'wsk_redis_command_errors_total',
+  adapterPublishErrors: 'wsk_adapter_publish_errors_total',
   redisConnectionUp: 'wsk_redis_connection_up',
   ready: 'wsk_ready',
   draining: 'wsk_draining',
@@ -43,6 +44,12 @@ const SENT_EVENTS: ReadonlySet<string> = new Set<keyof ServerToClientEvents>([
   'room:message',
   'error:event',
 ]);
+/**
+ * The node-redis methods the adapters publish cluster messages with (pub/sub,
+ * sharded pub/sub, streams). One that fails is a message the other replicas
+ * never get: the adapters log it at debug level and go on.
+ */
+export const PUBLISH_COMMANDS: ReadonlySet<string> = new Set(['publish', 'PUBLISH', 'sPublish', 'SPUBLISH', 'xAdd', 'XADD']);
 const RECEIVED_EVENTS: ReadonlySet<string> = new Set<string>(CLIENT_EVENTS);
 /** Engine.io / Socket.IO disconnect reasons are a fixed set; anything else is folded so labels stay bounded. */
 const DISCONNECT_REASONS: ReadonlySet<string> = new Set([
@@ -133,8 +140,13 @@ export function createMetrics({ replica }: { replica: string }): ReplicaMetrics 
   });
   const redisErrors = new Counter({
     name: METRIC_NAMES.redisCommandErrors,
-    help: 'Failed Redis commands (e.g. adapter publishes during a Redis outage: those messages are lost), by connection',
-    labelNames: ['connection'],
+    help: 'Failed Redis commands (e.g. reads and publishes cut by a Redis outage), by connection and node-redis method',
+    labelNames: ['connection', 'command'],
+    registers,
+  });
+  const publishErrors = new Counter({
+    name: METRIC_NAMES.adapterPublishErrors,
+    help: 'Cluster messages (broadcasts, room emits, requests) whose publish to Redis failed: the other replicas never got them',
     registers,
   });
   new Gauge({
@@ -230,8 +242,10 @@ export function createMetrics({ replica }: { replica: string }): ReplicaMetrics 
         );
       },
     },
-    onRedisCommandError(connection) {
-      redisErrors.inc({ connection });
+    onRedisCommandError(connection, command) {
+      // Method names come from the adapters' code; anything unexpected is folded so labels stay bounded.
+      redisErrors.inc({ connection, command: /^[A-Za-z]{1,32}$/.test(command) ? command : 'other' });
+      if (PUBLISH_COMMANDS.has(command)) publishErrors.inc();
     },
     attach(app) {
       if (source) throw new Error('metrics are already attached to an app');

@@ -33,8 +33,12 @@ export interface RedisConnectionsOptions {
    * bound during a long outage; the pub/sub adapter is at-most-once anyway.
    */
   offlineQueueLimit?: number;
-  /** Every failed command on these connections (e.g. a PUBLISH cut by a Redis restart): a hook for metrics. */
-  onCommandError?: (connection: string, error: unknown) => void;
+  /**
+   * Every failed command on these connections (e.g. a PUBLISH cut by a Redis
+   * restart): a hook for metrics. `command` is the node-redis method the
+   * caller used (`publish`, `xAdd`, …): a name chosen by code, never by clients.
+   */
+  onCommandError?: (connection: string, command: string, error: unknown) => void;
 }
 
 interface Tracked {
@@ -150,12 +154,12 @@ export class RedisConnections {
   }
 
   #guard(tracked: Tracked): RedisClient {
-    const onRejected = (error: unknown) => {
+    const onRejected = (command: string, error: unknown) => {
       // Commands cut by our own close() are expected, and those cut by an
       // outage were announced by the connection's own warning: not news.
       const level = this.#closing || !tracked.raw.isReady ? 'debug' : 'warn';
-      this.#options.logger[level]({ redis: tracked.name, err: error }, 'redis command failed');
-      this.#options.onCommandError?.(tracked.name, error);
+      this.#options.logger[level]({ redis: tracked.name, command, err: error }, 'redis command failed');
+      this.#options.onCommandError?.(tracked.name, command, error);
     };
     const wrappers = new Map<PropertyKey, unknown>();
     let duplicates = 0;
@@ -175,7 +179,7 @@ export class RedisConnections {
               }
             : (...args: unknown[]) => {
                 const result: unknown = (value as (...a: unknown[]) => unknown).apply(target, args);
-                if (result instanceof Promise) result.catch(onRejected);
+                if (result instanceof Promise) result.catch((error: unknown) => onRejected(String(property), error));
                 // Chaining calls (client.on(...).on(...)) keep going through the guard.
                 return result === target ? proxy : result;
               };

@@ -1,25 +1,18 @@
 import { byReplica, closeClients, openClients, type PooledClient } from '../lib/client-pool.ts';
 import { collectDeliveries, sendProbes } from '../lib/deliveries.ts';
-import { parsePrometheusText, type Sample, sumSamples } from '../lib/prometheus-text.ts';
+import { type Sample, sumSamples } from '../lib/prometheus-text.ts';
+import { scrapeMetrics as scrape } from '../lib/scrape-metrics.ts';
 import { waitFor } from '../lib/wait-for.ts';
 import { Checks, type MetricValue, type Scenario, skipped } from '../scenario.ts';
 import type { Endpoints, ReplicaEndpoint, Topology } from '../topology.ts';
 
 const PER_SENDER = 3;
-const SCRAPE_TIMEOUT_MS = 3000;
 /** Names from server/metrics.ts (METRIC_NAMES); spelled out here as an operator's dashboard would. */
 const DELIVERIES = 'wsk_broadcast_deliveries_total';
 const RECEIVED = 'wsk_events_received_total';
 const CONNECTED = 'wsk_connected_clients';
 const FANOUT_COUNT = 'wsk_broadcast_fanout_count';
 const FANOUT_SUM = 'wsk_broadcast_fanout_sum';
-
-async function scrape(url: string, headers: Record<string, string> = {}): Promise<Sample[]> {
-  const response = await fetch(url, { headers, signal: AbortSignal.timeout(SCRAPE_TIMEOUT_MS) });
-  const body = await response.text();
-  if (!response.ok) throw new Error(`GET ${url} answered ${response.status}: ${body.slice(0, 200)}`);
-  return parsePrometheusText(body);
-}
 
 type Snapshot = Map<string, Sample[]>;
 
@@ -158,7 +151,7 @@ export const observe: Scenario = {
 
       // Scrapers read each replica on the internal network; through the proxy
       // a scrape would hit a random replica and leak metrics to clients.
-      const throughProxy = await fetch(`${proxyUrl}/metrics`, { signal: AbortSignal.timeout(SCRAPE_TIMEOUT_MS) });
+      const throughProxy = await fetch(`${proxyUrl}/metrics`, { signal: AbortSignal.timeout(3000) });
       await throughProxy.arrayBuffer();
       check.equal(throughProxy.status, 404, `GET ${proxyUrl}/metrics through the proxy (status)`);
 

@@ -87,7 +87,8 @@ export class LocalTopology implements Topology {
     const started: Array<{ stop(): Promise<unknown> } | { close(): Promise<unknown> }> = [];
     let topology: LocalTopology | undefined;
     try {
-      const redis = await startRedisServer({ logFile: join(logDir, 'redis.log') });
+      // Persistent like the Compose and Swarm Redis, so a Redis restart here is the one users get.
+      const redis = await startRedisServer({ logFile: join(logDir, 'redis.log'), dataDir: join(logDir, 'redis-data') });
       started.push(redis);
       const dns = await startDnsResponder({ records: { [LOCAL_SERVICE_NAME]: [] } });
       started.push(dns);

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { createClient } from 'redis';
 import { freeTcpPort } from '../lib/free-port.ts';
 import { liveManagedCount } from '../lib/managed-process.ts';
 import {
@@ -43,6 +47,33 @@ describe('startRedisServer', () => {
     await redis.start(); // already running: no second server
     await redis[Symbol.asyncDispose]();
     assert.equal(redis.running, false);
+  });
+
+  it('keeps its data across stop/start only with dataDir (append-only file, as in Compose and Swarm)', async () => {
+    /** SET before a restart, GET after it. */
+    const survives = async (redis: RedisServerHandle): Promise<string | null> => {
+      const before = createClient({ url: redis.url });
+      await before.connect();
+      await before.set('wsk:probe', 'kept');
+      await before.close();
+      await redis.stop();
+      await redis.start();
+      const after = createClient({ url: redis.url });
+      await after.connect();
+      try {
+        return await after.get('wsk:probe');
+      } finally {
+        await after.close();
+        await redis.stop();
+      }
+    };
+    const dataDir = await mkdtemp(join(tmpdir(), 'wsk-redis-data-'));
+    try {
+      assert.equal(await survives(await start({ dataDir: join(dataDir, 'nested') })), 'kept');
+      assert.equal(await survives(await start()), null);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('honours an explicit port and a password (URL-encoded in the url)', async () => {

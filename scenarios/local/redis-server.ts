@@ -1,4 +1,5 @@
 import { accessSync, constants } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -19,6 +20,12 @@ export interface RedisServerOptions {
   readyTimeoutMs?: number;
   /** The binary; default `redis-server` from PATH. */
   command?: string;
+  /**
+   * Persist to an append-only file in this directory, as the Compose and
+   * Swarm Redis do: a stop()/start() then keeps the data (a clean shutdown
+   * flushes the file). Without it nothing is kept.
+   */
+  dataDir?: string;
 }
 
 export interface RedisServerHandle extends AsyncDisposable {
@@ -31,7 +38,7 @@ export interface RedisServerHandle extends AsyncDisposable {
   readonly pid: number | undefined;
   /** Stop the server (SIGTERM, SIGKILL after 5 s). Idempotent. */
   stop(): Promise<void>;
-  /** Start it again on the same port after stop(); a no-op while running. Data is not kept. */
+  /** Start it again on the same port after stop(); a no-op while running. Data is kept only with `dataDir`. */
   start(): Promise<void>;
 }
 
@@ -112,7 +119,7 @@ class PortTakenError extends Error {
 }
 
 /**
- * A real `redis-server` on a loopback port, without persistence, as a handle
+ * A real `redis-server` on a loopback port (persistent only with `dataDir`), as a handle
  * with a lifecycle. It answers PING before this resolves; if it cannot
  * start, nothing is left running and the error carries its output.
  */
@@ -122,6 +129,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   const readyTimeoutMs = options.readyTimeoutMs ?? 10_000;
   const executable = findExecutable(command);
   if (!executable) throw new RedisServerMissingError(command);
+  if (options.dataDir !== undefined) await mkdir(options.dataDir, { recursive: true });
 
   const launch = async (port: number): Promise<ManagedProcess> => {
     const args = [
@@ -131,13 +139,12 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       host,
       '--save',
       '',
-      '--appendonly',
-      'no',
+      ...(options.dataDir === undefined ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--appendfsync', 'everysec']),
       '--daemonize',
       'no',
-      // Nothing is persisted, but keep redis-server from writing into the repository anyway.
+      // Without dataDir nothing is persisted, but keep redis-server from writing into the repository anyway.
       '--dir',
-      tmpdir(),
+      options.dataDir ?? tmpdir(),
       ...(options.password === undefined ? [] : ['--requirepass', options.password]),
     ];
     const child = spawnManaged(executable, args, {
