@@ -45,7 +45,7 @@ async function publishErrors(replicas: readonly ReplicaEndpoint[]): Promise<numb
 }
 
 /** Probes that at least one recipient on another replica than the sender's never received. */
-function probesLostCrossReplica(probes: readonly FlowProbe[], recipients: readonly PooledClient[]): number {
+export function probesLostCrossReplica(probes: readonly FlowProbe[], recipients: readonly PooledClient[]): number {
   return probes.filter((probe) =>
     recipients.some((client) => client.replica !== probe.sender.replica && !client.received.has(probe.key)),
   ).length;
