@@ -49,7 +49,7 @@ const SENT_EVENTS: ReadonlySet<string> = new Set<keyof ServerToClientEvents>([
  * sharded pub/sub, streams). One that fails is a message the other replicas
  * never get: the adapters log it at debug level and go on.
  */
-export const PUBLISH_COMMANDS: ReadonlySet<string> = new Set(['publish', 'PUBLISH', 'sPublish', 'SPUBLISH', 'xAdd', 'XADD']);
+const PUBLISH_COMMANDS: ReadonlySet<string> = new Set(['publish', 'PUBLISH', 'sPublish', 'SPUBLISH', 'xAdd', 'XADD']);
 const RECEIVED_EVENTS: ReadonlySet<string> = new Set<string>(CLIENT_EVENTS);
 /** Engine.io / Socket.IO disconnect reasons are a fixed set; anything else is folded so labels stay bounded. */
 const DISCONNECT_REASONS: ReadonlySet<string> = new Set([

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { counterpartOf } from '../scenarios/cases/recovery.ts';
-import { probesLostCrossReplica } from '../scenarios/cases/redis-restart.ts';
+import { splitLoss } from '../scenarios/cases/redis-restart.ts';
 import { acceptedBetween, type FlowProbe, tallyDeliveries } from '../scenarios/lib/broadcast-flow.ts';
 import type { PooledClient } from '../scenarios/lib/client-pool.ts';
 import { clientCounts, pickVictim } from '../scenarios/lib/fault-watch.ts';
@@ -75,13 +75,14 @@ test('tallyDeliveries counts lost and duplicated per recipient and probe', () =>
   assert.deepEqual(tallyDeliveries([], [fakeClient('r1')]), { probes: 0, expected: 0, delivered: 0, lost: 0, duplicated: 0 });
 });
 
-test('probesLostCrossReplica counts probes some client of another replica missed, not same-replica gaps', () => {
+test('splitLoss counts probes some client of another replica missed, not same-replica gaps', () => {
   // Probes are sent from r1 (see probe()).
   const probes = [probe('a', 1), probe('b', 2), probe('c', 3)];
   const clients = [fakeClient('r1', { a: 1 }), fakeClient('r2', { a: 1, b: 1 }), fakeClient('r3', { a: 1, c: 1 })];
-  // b: r3 missed it; c: r2 missed it; r1 missing b and c is a same-replica gap, not counted here.
-  assert.equal(probesLostCrossReplica(probes, clients), 2);
-  assert.equal(probesLostCrossReplica(probes.slice(0, 1), clients), 0);
+  // b: r3 missed it; c: r2 missed it; r1 missing b and c is a same-replica gap, not counted as a probe here.
+  assert.equal(splitLoss(probes, clients).crossReplicaProbes, 2);
+  assert.deepEqual(splitLoss(probes, clients), { sameReplica: 2, crossReplica: 2, crossReplicaProbes: 2 });
+  assert.equal(splitLoss(probes.slice(0, 1), clients).crossReplicaProbes, 0);
 });
 
 test('acceptedBetween keeps accepted probes in [from, to)', () => {

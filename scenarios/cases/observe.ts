@@ -1,7 +1,7 @@
 import { byReplica, closeClients, openClients, type PooledClient } from '../lib/client-pool.ts';
 import { collectDeliveries, sendProbes } from '../lib/deliveries.ts';
 import { type Sample, sumSamples } from '../lib/prometheus-text.ts';
-import { scrapeMetrics as scrape } from '../lib/scrape-metrics.ts';
+import { SCRAPE_TIMEOUT_MS, scrapeMetrics as scrape } from '../lib/scrape-metrics.ts';
 import { waitFor } from '../lib/wait-for.ts';
 import { Checks, type MetricValue, type Scenario, skipped } from '../scenario.ts';
 import type { Endpoints, ReplicaEndpoint, Topology } from '../topology.ts';
@@ -151,7 +151,7 @@ export const observe: Scenario = {
 
       // Scrapers read each replica on the internal network; through the proxy
       // a scrape would hit a random replica and leak metrics to clients.
-      const throughProxy = await fetch(`${proxyUrl}/metrics`, { signal: AbortSignal.timeout(3000) });
+      const throughProxy = await fetch(`${proxyUrl}/metrics`, { signal: AbortSignal.timeout(SCRAPE_TIMEOUT_MS) });
       await throughProxy.arrayBuffer();
       check.equal(throughProxy.status, 404, `GET ${proxyUrl}/metrics through the proxy (status)`);
 

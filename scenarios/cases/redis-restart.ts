@@ -44,25 +44,24 @@ async function publishErrors(replicas: readonly ReplicaEndpoint[]): Promise<numb
   }
 }
 
-/** Probes that at least one recipient on another replica than the sender's never received. */
-export function probesLostCrossReplica(probes: readonly FlowProbe[], recipients: readonly PooledClient[]): number {
-  return probes.filter((probe) =>
-    recipients.some((client) => client.replica !== probe.sender.replica && !client.received.has(probe.key)),
-  ).length;
-}
-
-/** Lost deliveries of `probes`, split by whether sender and recipient share a replica. */
-function splitLoss(probes: readonly FlowProbe[], recipients: readonly PooledClient[]) {
+/**
+ * Lost deliveries of `probes`, split by whether sender and recipient share a
+ * replica, and how many probes some recipient on another replica missed.
+ */
+export function splitLoss(probes: readonly FlowProbe[], recipients: readonly PooledClient[]) {
   let sameReplica = 0;
   let crossReplica = 0;
+  let crossReplicaProbes = 0;
   for (const probe of probes) {
+    const crossBefore = crossReplica;
     for (const client of recipients) {
       if (client.received.has(probe.key)) continue;
       if (client.replica === probe.sender.replica) sameReplica += 1;
       else crossReplica += 1;
     }
+    if (crossReplica > crossBefore) crossReplicaProbes += 1;
   }
-  return { sameReplica, crossReplica };
+  return { sameReplica, crossReplica, crossReplicaProbes };
 }
 
 export const redisRestart: Scenario = {
@@ -122,7 +121,8 @@ export const redisRestart: Scenario = {
       const publishErrorsAfter = await publishErrors(replicas);
       const cutPublishes =
         publishErrorsBefore === undefined || publishErrorsAfter === undefined ? undefined : publishErrorsAfter - publishErrorsBefore;
-      const lostProbes = probesLostCrossReplica(flowProbes, clients);
+      // Every accepted probe of the run (refused ones were never broadcast), against the whole window of cut publishes.
+      const lostProbes = splitLoss([...before, ...during, ...after], clients).crossReplicaProbes;
       // New clients need the proxy to route again (HAProxy rechecks /readyz).
       await proxyRoutesTo(
         topology,

@@ -1,6 +1,7 @@
 import { parsePrometheusText, type Sample } from './prometheus-text.ts';
 
-const SCRAPE_TIMEOUT_MS = 3000;
+/** How long one scrape may take. */
+export const SCRAPE_TIMEOUT_MS = 3000;
 
 /** GET a Prometheus text endpoint and parse it; a non-2xx answer or a timeout throws with the URL. */
 export async function scrapeMetrics(url: string, headers: Record<string, string> = {}): Promise<Sample[]> {
