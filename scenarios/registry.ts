@@ -9,6 +9,7 @@ import { noCookieControl } from './cases/no-cookie-control.ts';
 import { recovery } from './cases/recovery.ts';
 import { redisRestart } from './cases/redis-restart.ts';
 import { observe } from './cases/observe.ts';
+import { rollingUpdate } from './cases/rolling-update.ts';
 import { rooms } from './cases/rooms.ts';
 import { scale } from './cases/scale.ts';
 import { securityDefaults } from './cases/security-defaults.ts';
@@ -30,6 +31,7 @@ export const SCENARIOS: readonly Scenario[] = [
   redisRestart,
   recovery,
   noCookieControl,
+  rollingUpdate,
 ];
 
 export function scenarioNames(): string[] {

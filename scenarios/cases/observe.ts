@@ -28,7 +28,7 @@ async function snapshot(replicas: readonly ReplicaEndpoint[]): Promise<Snapshot>
  */
 function haproxyExporter(topology: Topology, endpoints: Endpoints): { url: string; headers: Record<string, string> } | string {
   if (topology.options.proxy !== 'haproxy') return `no HAProxy exporter behind ${topology.options.proxy}`;
-  if (topology.kind !== 'local' || !endpoints.statsUrl) return `the ${topology.kind} topology does not expose HAProxy's stats listener to the runner`;
+  if (!endpoints.statsUrl) return `the ${topology.kind} topology does not expose HAProxy's stats listener to the runner`;
   const stats = new URL(endpoints.statsUrl);
   const auth = `${decodeURIComponent(stats.username)}:${decodeURIComponent(stats.password)}`;
   stats.username = '';

@@ -9,6 +9,7 @@ import { waitFor } from '../lib/wait-for.ts';
 import type {
   Endpoints,
   ProxyServerState,
+  ProxyVariant,
   ReplicaEndpoint,
   ReplicaSignal,
   Topology,
@@ -47,12 +48,6 @@ interface LocalProxy {
   serverStates?(): Promise<ProxyServerState[]>;
   /** True when it follows DNS by itself (HAProxy); false when it must be told (Debian's Nginx). */
   followsDns: boolean;
-  stop(): Promise<void>;
-}
-
-export interface ProxyVariant extends AsyncDisposable {
-  url: string;
-  readonly pid: number | undefined;
   stop(): Promise<void>;
 }
 

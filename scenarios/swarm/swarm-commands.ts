@@ -80,3 +80,53 @@ export function waitContainerArgs(containerId: string): string[] {
 export function removeStackArgs(stack: SwarmStack): string[] {
   return ['stack', 'rm', '--detach=false', stack.name];
 }
+
+/**
+ * GET a URL from inside a container (its network namespace, its DNS), with
+ * the container's own Node: how the runner reads HAProxy's stats on the
+ * stack's overlay network, which the host cannot reach. The Authorization
+ * header comes from WSK_FETCH_AUTH in the CLI's environment (`-e NAME`
+ * without a value), never from argv.
+ */
+export const IN_CONTAINER_FETCH = [
+  'const url = process.argv[1];',
+  'fetch(url, { headers: { authorization: process.env.WSK_FETCH_AUTH || "" }, signal: AbortSignal.timeout(3000) })',
+  '.then(async (r) => { const t = await r.text(); if (!r.ok) { console.error(`GET ${url} answered ${r.status}: ${t.slice(0, 200)}`); process.exit(1); } process.stdout.write(t); },',
+  '(e) => { console.error(`GET ${url} failed: ${e && e.cause ? e.cause.message : e}`); process.exit(1); });',
+].join(' ');
+
+export function execFetchArgs(containerId: string, url: string): string[] {
+  return ['exec', '-e', 'WSK_FETCH_AUTH', containerId, 'node', '-e', IN_CONTAINER_FETCH, url];
+}
+
+/**
+ * A rolling update of one service, by the stack's own update_config
+ * (one task at a time, start-first): `--force` replaces every task with an
+ * unchanged spec; `--image` rolls onto another image. `--detach=false`
+ * returns once the update has converged (or rolled back: exit non-zero).
+ */
+export function forceUpdateArgs(stack: SwarmStack, service: string): string[] {
+  return ['service', 'update', '--force', '--detach=false', serviceName(stack, service)];
+}
+
+export function imageUpdateArgs(stack: SwarmStack, service: string, image: string): string[] {
+  return [
+    'service',
+    'update',
+    '--image',
+    image,
+    // A locally built tag has no registry digest to look up.
+    ...(stack.localImage ? ['--no-resolve-image'] : []),
+    '--detach=false',
+    serviceName(stack, service),
+  ];
+}
+
+export function tagImageArgs(source: string, target: string): string[] {
+  return ['tag', source, target];
+}
+
+/** Removes the tag only; the image stays while another tag names it. */
+export function untagImageArgs(tag: string): string[] {
+  return ['image', 'rm', tag];
+}
