@@ -10,6 +10,7 @@ import { createRouter, type Routes } from './http-router.ts';
 import { createLogger, type Logger } from './logger.ts';
 import type { ReadyReply } from './protocol.ts';
 import { RedisConnections } from './redis-connections.ts';
+import { refuseHandshake } from './refuse-handshake.ts';
 import { securityFor } from './security.ts';
 import type { ReplicaServer, ReplicaSocket } from './socket-types.ts';
 
@@ -33,7 +34,7 @@ export interface AppDeps {
    * single-node baseline only.
    */
   inMemoryAdapter?: boolean;
-  /** Extra handshake checks, after the built-in ones (protocol version, Origin); a string refuses with that reason. */
+  /** Extra handshake checks, after the built-in ones (protocol version, Origin); a refusal is answered as it says. */
   handshakeGuards?: readonly HandshakeGuard[];
 }
 
@@ -142,11 +143,16 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     pingTimeout: config.pingTimeoutMs,
     maxHttpBufferSize: config.maxHttpBufferSize,
     perMessageDeflate: config.perMessageDeflate,
-    // Engine.io asks only for new sessions; requests of existing ones pass.
+    // Engine.io asks only for new sessions, after its own checks (transport,
+    // method, sid); requests of existing sessions pass. It would answer every
+    // refusal 403 (polling) / 400 (WebSocket), so the refusal is answered
+    // here with its own status; the callback then only feeds engine.io's
+    // connection_error event.
     allowRequest: (req, callback) => {
-      const reason = handshakeRefusal(req, phase, guards);
-      if (reason === undefined) callback(null, true);
-      else callback(reason, false);
+      const refusal = handshakeRefusal(req, phase, guards);
+      if (refusal === undefined) return callback(null, true);
+      refuseHandshake(req, refusal);
+      callback(refusal.message, false);
     },
   };
   // No `cors` option at all by default: no CORS headers, so browsers keep
