@@ -136,6 +136,9 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   // Origin check, authentication, rate limit: on by configuration, not by the caller.
   const security = securityFor(config, logger);
   const guards = [...security.handshakeGuards, ...(deps.handshakeGuards ?? [])];
+  // Handshakes answered by refuseHandshake: engine.io reports them as its
+  // code 4, which is not what the client was told, so they are logged here.
+  const refused = new WeakSet<IncomingMessage>();
   const options: Partial<ServerOptions> = {
     ...setup.serverOptions,
     adapter: setup.adapter,
@@ -152,6 +155,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       const refusal = handshakeRefusal(req, phase, guards);
       if (refusal === undefined) return callback(null, true);
       refuseHandshake(req, refusal);
+      refused.add(req);
+      logger.debug({ status: refusal.status, code: refusal.code, message: refusal.message, url: req.url }, 'handshake refused');
       callback(refusal.message, false);
     },
   };
@@ -180,6 +185,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   io.engine.on(
     'connection_error',
     (error: { code?: number; message?: string; req?: IncomingMessage; context?: unknown }) => {
+      if (error.req && refused.has(error.req)) return;
       logger.debug(
         { code: error.code, message: error.message, context: error.context, url: error.req?.url },
         'engine connection refused',
