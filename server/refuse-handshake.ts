@@ -22,6 +22,8 @@ export function refuseHandshake(req: IncomingMessage, refusal: HandshakeRefusal)
     return;
   }
   const socket = req.socket;
+  // A client that hangs up while the answer is written must not become an
+  // unhandled 'error' (engine.io's abortUpgrade does the same).
   socket.on('error', () => undefined);
   if (socket.writable) {
     socket.write(
