@@ -10,6 +10,7 @@ import { createRouter, type Routes } from './http-router.ts';
 import { createLogger, type Logger } from './logger.ts';
 import type { ReadyReply } from './protocol.ts';
 import { RedisConnections } from './redis-connections.ts';
+import { refuseHandshake } from './refuse-handshake.ts';
 import { securityFor } from './security.ts';
 import type { ReplicaServer, ReplicaSocket } from './socket-types.ts';
 
@@ -33,7 +34,7 @@ export interface AppDeps {
    * single-node baseline only.
    */
   inMemoryAdapter?: boolean;
-  /** Extra handshake checks, after the built-in ones (protocol version, Origin); a string refuses with that reason. */
+  /** Extra handshake checks, after the built-in ones (protocol version, Origin); a refusal is answered as it says. */
   handshakeGuards?: readonly HandshakeGuard[];
 }
 
@@ -135,6 +136,9 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   // Origin check, authentication, rate limit: on by configuration, not by the caller.
   const security = securityFor(config, logger);
   const guards = [...security.handshakeGuards, ...(deps.handshakeGuards ?? [])];
+  // Handshakes answered by refuseHandshake: engine.io reports them as its
+  // code 4, which is not what the client was told, so they are logged here.
+  const refused = new WeakSet<IncomingMessage>();
   const options: Partial<ServerOptions> = {
     ...setup.serverOptions,
     adapter: setup.adapter,
@@ -142,11 +146,18 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     pingTimeout: config.pingTimeoutMs,
     maxHttpBufferSize: config.maxHttpBufferSize,
     perMessageDeflate: config.perMessageDeflate,
-    // Engine.io asks only for new sessions; requests of existing ones pass.
+    // Engine.io asks only for new sessions, after its own checks (transport,
+    // method, sid); requests of existing sessions pass. It would answer every
+    // refusal 403 (polling) / 400 (WebSocket), so the refusal is answered
+    // here with its own status; the callback then only feeds engine.io's
+    // connection_error event.
     allowRequest: (req, callback) => {
-      const reason = handshakeRefusal(req, phase, guards);
-      if (reason === undefined) callback(null, true);
-      else callback(reason, false);
+      const refusal = handshakeRefusal(req, phase, guards);
+      if (refusal === undefined) return callback(null, true);
+      refuseHandshake(req, refusal);
+      refused.add(req);
+      logger.debug({ status: refusal.status, code: refusal.code, message: refusal.message, url: req.url }, 'handshake refused');
+      callback(refusal.message, false);
     },
   };
   // No `cors` option at all by default: no CORS headers, so browsers keep
@@ -174,6 +185,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   io.engine.on(
     'connection_error',
     (error: { code?: number; message?: string; req?: IncomingMessage; context?: unknown }) => {
+      if (error.req && refused.has(error.req)) return;
       logger.debug(
         { code: error.code, message: error.message, context: error.context, url: error.req?.url },
         'engine connection refused',

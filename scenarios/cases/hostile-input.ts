@@ -4,6 +4,7 @@ import { byReplica, closeClients, openClients, type PooledClient } from '../lib/
 import { collectDeliveries, sendProbes } from '../lib/deliveries.ts';
 import { type HostileTarget, playHostileCases } from '../lib/hostile-client.ts';
 import { generateMalformedCases, MALFORMED_CATEGORIES } from '../lib/malformed-packets.ts';
+import { checkVersionRefusals, UNSUPPORTED_VERSION_ANSWERS } from '../lib/version-refusals.ts';
 import { WaitTimeoutError, waitFor } from '../lib/wait-for.ts';
 import { Checks, type Scenario } from '../scenario.ts';
 import type { ReplicaEndpoint } from '../topology.ts';
@@ -53,7 +54,7 @@ async function sendOversized(replica: ReplicaEndpoint, limit: number): Promise<n
 export const hostileInput: Scenario = {
   name: 'hostile-input',
   proves:
-    'oversized messages cost only their sender its connection; 1,200 generated malformed Engine.IO/Socket.IO packets over raw WebSocket and polling, at every replica and through the proxy, crash nothing: every replica stays healthy and broadcasts reach every client exactly once',
+    'a missing, unknown or duplicated EIO gets engine.io\'s exact 400 code-5 answer on both transports, at every replica and through the proxy; oversized messages cost only their sender its connection; 1,200 generated malformed Engine.IO/Socket.IO packets over raw WebSocket and polling, at every replica and through the proxy, crash nothing: every replica stays healthy and broadcasts reach every client exactly once',
   async run({ topology, clients: count, log }) {
     const { proxyUrl, replicas } = topology.endpoints();
     const seed = Number(process.env.WSK_HOSTILE_SEED ?? DEFAULT_HOSTILE_SEED);
@@ -80,8 +81,17 @@ export const hostileInput: Scenario = {
       for (const replica of replicas) oversizedDisconnected += await sendOversized(replica, limit);
       check.equal(oversizedDisconnected, replicas.length * 2, 'oversized senders disconnected');
 
-      // 2. The malformed set: blocks of every category on both transports, block i to target i mod n.
       const targets: HostileTarget[] = [...replicas.map((r) => ({ name: r.id, url: r.url })), { name: 'proxy', url: proxyUrl }];
+
+      // 2. Wrong protocol versions, answered exactly as the protocol requires (the malformed set only asks for *an* answer).
+      const versions = await checkVersionRefusals(targets);
+      for (const line of versions.mismatches) log(`  version refusal: ${line}`);
+      check.expect(
+        versions.mismatches.length === 0,
+        `${versions.mismatches.length} of ${versions.checked} bad-EIO handshakes not answered ${UNSUPPORTED_VERSION_ANSWERS.polling.status} ${UNSUPPORTED_VERSION_ANSWERS.polling.body} (polling) / ${UNSUPPORTED_VERSION_ANSWERS.websocket.body} (WebSocket): ${versions.mismatches.slice(0, 3).join('; ')}`,
+      );
+
+      // 3. The malformed set: blocks of every category on both transports, block i to target i mod n.
       const cases = generateMalformedCases({ seed, count: CASES });
       const block = MALFORMED_CATEGORIES.length * 2;
       const started = performance.now();
@@ -90,7 +100,7 @@ export const hostileInput: Scenario = {
       log(`malformed: ${report.cases} cases, ${report.packets} packets in ${malformedMs} ms; answers ${JSON.stringify(report.answers)}`);
       for (const line of report.unanswered) log(`  unanswered: ${line}`);
 
-      // 3. Everyone still up, every bystander still connected, broadcast still exactly-once everywhere.
+      // 4. Everyone still up, every bystander still connected, broadcast still exactly-once everywhere.
       const after = topology.endpoints().replicas.map((replica) => replica.id);
       const statuses = await Promise.all(replicas.map((replica) => healthz(replica.url)));
       const healthy = statuses.filter((status) => status === 200).length;
@@ -116,6 +126,8 @@ export const hostileInput: Scenario = {
         failures: check.failures,
         metrics: {
           seed,
+          versionRefusals: versions.checked,
+          versionMismatches: versions.mismatches.length,
           oversizedDisconnected,
           cases: report.cases,
           packets: report.packets,

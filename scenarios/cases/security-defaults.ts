@@ -43,7 +43,7 @@ export const securityDefaults: Scenario = {
     for (const target of targets) {
       const sameOrigin = new URL(target.url).origin;
       expectStatus(await pollingHandshake(target.url, { origin: EVIL }), 403, `${target.name} polling from ${EVIL}`);
-      expectStatus(await websocketHandshake(target.url, { origin: EVIL }), 400, `${target.name} WebSocket from ${EVIL}`);
+      expectStatus(await websocketHandshake(target.url, { origin: EVIL }), 403, `${target.name} WebSocket from ${EVIL}`);
       expectStatus(await pollingHandshake(target.url, { origin: 'null' }), 403, `${target.name} polling from the opaque origin "null"`);
       expectStatus(await pollingHandshake(target.url, { origin: sameOrigin }), 200, `${target.name} polling from its own origin`);
       expectStatus(await websocketHandshake(target.url, { origin: sameOrigin }), 101, `${target.name} WebSocket from its own origin`);
