@@ -37,6 +37,12 @@ export interface Endpoints {
   replicas: ReplicaEndpoint[];
   /** redis:// URL of the shared Redis, when reachable from the runner. */
   redisUrl?: string;
+  /**
+   * False when the runner cannot open sockets to the replica URLs (Swarm's
+   * overlay network): scenarios then connect through the proxy only, and
+   * plain GETs (/readyz, /metrics) go through Topology.httpGet.
+   */
+  replicasReachable?: boolean;
 }
 
 export type ReplicaSignal = 'SIGKILL' | 'SIGTERM';
@@ -106,6 +112,12 @@ export interface Topology extends AsyncDisposable {
    * wait until the proxy routes to the new set. Absent where there is none.
    */
   rollingUpdate?(change: RolloutChange): Promise<RolloutReport>;
+  /**
+   * GET a URL on the topology's network from inside it (a replica's /readyz
+   * or /metrics), where the runner itself has no route there. Absent: the
+   * runner's own fetch reaches it.
+   */
+  httpGet?(url: string, options?: { headers?: Readonly<Record<string, string>>; timeoutMs?: number }): Promise<{ status: number; body: string }>;
   /** Stop / start a dependency the replicas share. */
   stopDependency(name: 'redis'): Promise<void>;
   startDependency(name: 'redis'): Promise<void>;

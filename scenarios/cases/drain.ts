@@ -12,6 +12,7 @@ import {
   recordNextWelcome,
   sum,
 } from '../lib/fault-watch.ts';
+import { httpGetOf } from '../lib/http-get.ts';
 import { WaitTimeoutError, waitFor } from '../lib/wait-for.ts';
 import { Checks, type Scenario, skipped } from '../scenario.ts';
 
@@ -58,7 +59,7 @@ export const drain: Scenario = {
       stopping.catch(() => undefined);
 
       const notReadyMs = await waitFor(
-        async () => ((await readyzStatus(victim.url)) === 503 ? Math.round(performance.now() - signalledAt) : false),
+        async () => ((await readyzStatus(victim.url, 1000, httpGetOf(topology))) === 503 ? Math.round(performance.now() - signalledAt) : false),
         { what: `${victimId} /readyz to answer 503`, timeoutMs: drainDelayMs + 2000, intervalMs: 20 },
       ).catch(() => -1);
       const markDownMs = await proxyMarkDownMs(topology, victim.address, signalledAt, drainDelayMs + 5000).catch(() => -1);

@@ -154,9 +154,9 @@ export const rollingUpdate: Scenario = {
 
     const check = new Checks();
     for (const outcome of [main, theirs]) {
-      outcome.replaced.forEach((n, index) =>
-        check.equal(n, outcome.replicas, `${outcome.adapter}: replicas replaced by the ${outcome.changes[index]} rollout`),
-      );
+      for (const [index, n] of outcome.replaced.entries()) {
+        check.equal(n, outcome.replicas, `${outcome.adapter}: replicas replaced by the ${outcome.changes[index]} rollout`);
+      }
       check.equal(outcome.stranded, 0, `${outcome.adapter}: clients stranded after the rollout`);
       check.expect(outcome.broadcasts > 0, `${outcome.adapter}: no broadcast was accepted during the rollout`);
     }

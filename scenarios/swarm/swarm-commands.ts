@@ -83,20 +83,29 @@ export function removeStackArgs(stack: SwarmStack): string[] {
 
 /**
  * GET a URL from inside a container (its network namespace, its DNS), with
- * the container's own Node: how the runner reads HAProxy's stats on the
- * stack's overlay network, which the host cannot reach. The Authorization
- * header comes from WSK_FETCH_AUTH in the CLI's environment (`-e NAME`
- * without a value), never from argv.
+ * the container's own Node: how the runner reads replicas' /readyz and
+ * /metrics and HAProxy's stats on the stack's overlay network, which the
+ * host cannot reach. Prints the status on the first line, then the body.
+ * Headers arrive as JSON in WSK_FETCH_HEADERS from the CLI's environment
+ * (`-e NAME` without a value), never in argv.
  */
 export const IN_CONTAINER_FETCH = [
-  'const url = process.argv[1];',
-  'fetch(url, { headers: { authorization: process.env.WSK_FETCH_AUTH || "" }, signal: AbortSignal.timeout(3000) })',
-  '.then(async (r) => { const t = await r.text(); if (!r.ok) { console.error(`GET ${url} answered ${r.status}: ${t.slice(0, 200)}`); process.exit(1); } process.stdout.write(t); },',
-  '(e) => { console.error(`GET ${url} failed: ${e && e.cause ? e.cause.message : e}`); process.exit(1); });',
+  'const [url, ms] = process.argv.slice(1);',
+  'fetch(url, { headers: JSON.parse(process.env.WSK_FETCH_HEADERS || "{}"), signal: AbortSignal.timeout(Number(ms)) })',
+  '.then(async (r) => { const t = await r.text(); process.stdout.write(r.status + "\\n" + t); },',
+  '(e) => { console.error("GET " + url + " failed: " + (e && e.cause ? e.cause.message : e)); process.exit(3); });',
 ].join(' ');
 
-export function execFetchArgs(containerId: string, url: string): string[] {
-  return ['exec', '-e', 'WSK_FETCH_AUTH', containerId, 'node', '-e', IN_CONTAINER_FETCH, url];
+/** Splits what IN_CONTAINER_FETCH printed into status and body. */
+export function parseFetchOutput(text: string): { status: number; body: string } {
+  const newline = text.indexOf('\n');
+  const status = Number(newline < 0 ? text : text.slice(0, newline));
+  if (!Number.isInteger(status) || status < 100 || status > 599) throw new SyntaxError(`in-container fetch printed no status: ${text.slice(0, 80)}`);
+  return { status, body: newline < 0 ? '' : text.slice(newline + 1) };
+}
+
+export function execFetchArgs(containerId: string, url: string, timeoutMs: number): string[] {
+  return ['exec', '-e', 'WSK_FETCH_HEADERS', containerId, 'node', '-e', IN_CONTAINER_FETCH, url, String(timeoutMs)];
 }
 
 /**

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createExecRunner, type DockerRunner, runChecked } from '../docker/docker-runner.ts';
 import { requireDockerEngine, requireSwarmManager } from '../docker/engine-check.ts';
-import { basicAuth, DOCKER_STATS_PORT, proxyStatesFromCsv } from '../docker/haproxy-stats.ts';
+import { basicAuth, DOCKER_STATS_PORT, proxyStatesFromCsv, statsUrlWithCredentials } from '../docker/haproxy-stats.ts';
 import { type RoutingProbe, waitForProxyRouting } from '../docker/proxy-routing.ts';
 import { randomSecret, uniqueRunName } from '../docker/run-names.ts';
 import { freeTcpPort } from '../lib/free-port.ts';
@@ -25,6 +25,7 @@ import {
   createSecretArgs,
   deployArgs,
   execFetchArgs,
+  parseFetchOutput,
   forceUpdateArgs,
   imageUpdateArgs,
   inspectTasksArgs,
@@ -171,18 +172,37 @@ export class SwarmTopology implements Topology {
 
   /**
    * HAProxy's slots as its stats CSV shows them, read from inside a server
-   * task on this node: the stats listener is on the overlay network only
-   * (the stack publishes just the client port), and the host has no route
-   * into an overlay.
+   * task: the stats listener is on the overlay network only (the stack
+   * publishes just the client port).
    */
   async proxyServerStates(): Promise<ProxyServerState[] | undefined> {
     if (!this.statsBase) return undefined;
-    const inside = [...this.tasks.values()].find((task) => task.nodeId === this.nodeId && task.containerId !== '');
-    if (!inside) return undefined;
-    const csv = await this.docker(execFetchArgs(inside.containerId, `${this.statsBase}/stats;csv`), {
-      env: { WSK_FETCH_AUTH: basicAuth(STATS_USER, this.statsPassword) },
+    const { status, body } = await this.httpGet(`${this.statsBase}/stats;csv`, {
+      headers: { authorization: basicAuth(STATS_USER, this.statsPassword) },
     });
-    return proxyStatesFromCsv(csv);
+    if (status !== 200) throw new Error(`HAProxy stats at ${this.statsBase} answered ${status}: ${body.slice(0, 200)}`);
+    return proxyStatesFromCsv(body);
+  }
+
+  /**
+   * GET from inside a running server task on this node (the host has no
+   * route into an overlay network). The task the URL points at is avoided
+   * when another exists, so a replica that is going away can still be asked
+   * whether it has gone.
+   */
+  async httpGet(
+    url: string,
+    { headers = {}, timeoutMs = 3000 }: { headers?: Readonly<Record<string, string>>; timeoutMs?: number } = {},
+  ): Promise<{ status: number; body: string }> {
+    const host = new URL(url).hostname;
+    const local = [...this.tasks.values()].filter((task) => task.nodeId === this.nodeId && task.containerId !== '');
+    const inside = local.find((task) => !Object.values(task.addresses).includes(host)) ?? local[0];
+    if (!inside) throw new Error(`no running server task on this node (${this.nodeId}) to GET ${url} from`);
+    const output = await this.docker(execFetchArgs(inside.containerId, url, timeoutMs), {
+      env: { WSK_FETCH_HEADERS: JSON.stringify(headers) },
+      timeoutMs: timeoutMs + 10_000,
+    });
+    return parseFetchOutput(output);
   }
 
   /** The overlay address of the HAProxy task on this node (a global service runs one per node). */
@@ -349,9 +369,14 @@ export class SwarmTopology implements Topology {
     // HAProxy publishes in host mode on every node (global service); this
     // runner is on a manager that runs one. Replica URLs are overlay
     // addresses, reachable from containers on the stack network only.
-    // No statsUrl: the stats listener's overlay address is no URL the runner
-    // can open; proxyServerStates() reads it from inside instead.
-    this.current = { proxyUrl: `http://127.0.0.1:${this.haproxyPort}`, replicas };
+    // Overlay addresses: scenarios reach replicas and the stats listener
+    // through httpGet (from inside a task), and sockets through the proxy.
+    this.current = {
+      proxyUrl: `http://127.0.0.1:${this.haproxyPort}`,
+      ...(this.statsBase ? { statsUrl: statsUrlWithCredentials({ baseUrl: this.statsBase, user: STATS_USER, password: this.statsPassword }) } : {}),
+      replicas,
+      replicasReachable: false,
+    };
   }
 
   private async waitForRouting(): Promise<void> {
