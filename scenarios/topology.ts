@@ -43,6 +43,12 @@ export interface Endpoints {
    * plain GETs (/readyz, /metrics) go through Topology.httpGet.
    */
   replicasReachable?: boolean;
+  /**
+   * Set (to the reason) when the proxy cannot see the clients' own source
+   * addresses: behind Docker's published port, Nginx sees every client as
+   * the bridge gateway, so ip_hash sends them all to one replica.
+   */
+  clientAddressesHidden?: string;
 }
 
 export type ReplicaSignal = 'SIGKILL' | 'SIGTERM';

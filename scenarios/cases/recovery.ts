@@ -7,7 +7,7 @@ import { collectDeliveries, type SentProbe, sendProbes } from '../lib/deliveries
 import { pickVictim } from '../lib/fault-watch.ts';
 import { WaitTimeoutError, waitFor } from '../lib/wait-for.ts';
 import { driverFor } from '../drivers.ts';
-import { Checks, type MetricValue, type Scenario, skipped } from '../scenario.ts';
+import { Checks, type MetricValue, type Scenario, skipped, spreadUnavailable } from '../scenario.ts';
 import type { AdapterKind, Topology } from '../topology.ts';
 
 /** Broadcasts sent while the victims are disconnected. */
@@ -116,6 +116,8 @@ export const recovery: Scenario = {
   proves:
     'connection state recovery: with redis-streams a client whose replica is stopped reconnects elsewhere with socket.recovered and every broadcast it missed; the pub/sub adapter loses them in the same fault',
   async run({ topology, clients: requested, log }) {
+    const noSpread = spreadUnavailable(topology);
+    if (noSpread) return skipped(noSpread);
     if (topology.endpoints().replicas.length < 2) return skipped('needs at least 2 replicas');
     const count = Math.min(requested, CLIENTS);
     const other = counterpartOf(topology.options.adapter);

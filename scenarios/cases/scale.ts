@@ -3,7 +3,7 @@ import { whoami } from '../../client/api.ts';
 import { byReplica, closeClients, openClients, type PooledClient } from '../lib/client-pool.ts';
 import { collectDeliveries, sendProbes } from '../lib/deliveries.ts';
 import { WaitTimeoutError, waitFor } from '../lib/wait-for.ts';
-import { Checks, type Scenario } from '../scenario.ts';
+import { Checks, type Scenario, skipped, spreadUnavailable } from '../scenario.ts';
 
 const ADDED = 2;
 const RECONNECT_TIMEOUT_MS = 30_000;
@@ -17,6 +17,8 @@ export const scale: Scenario = {
   name: 'scale',
   proves: `N → N+${ADDED} with clients connected: the proxy finds new replicas without a restart, new clients land there, old ones stay put; back to N: moved clients reconnect and still get every broadcast`,
   async run({ topology, clients: count, log }) {
+    const noSpread = spreadUnavailable(topology);
+    if (noSpread) return skipped(noSpread);
     const before = topology.endpoints().replicas;
     const n = before.length;
     const check = new Checks();

@@ -280,6 +280,12 @@ export class ComposeTopology implements Topology {
       proxyUrl: `http://127.0.0.1:${port}`,
       ...(this.stats ? { statsUrl: statsUrlWithCredentials(this.stats) } : {}),
       replicas,
+      // Measured: through the published port every client reaches Nginx as
+      // the bridge's gateway address (Docker's port proxy connects on their
+      // behalf), so ip_hash has one address to hash.
+      ...(proxy === 'nginx'
+        ? { clientAddressesHidden: "Docker's published port rewrites every client's address to the bridge gateway before Nginx sees it" }
+        : {}),
     };
   }
 
@@ -333,6 +339,8 @@ export class ComposeTopology implements Topology {
           timeoutMs: this.config.timeouts.routingMs,
           expectedAddresses: this.current.replicas.map((replica) => replica.address),
           proxyStates: async () => proxyStatesFromCsv(await this.config.statsFetch(stats)),
+          // A variant may break affinity on purpose (the cookie-less control): no client check through it.
+          statesOnly: true,
         },
       );
       const stop = () => this.removeVariant(containerName);

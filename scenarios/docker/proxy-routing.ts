@@ -9,6 +9,12 @@ export interface RoutingWaitOptions {
   expectedAddresses?: readonly string[];
   /** The proxy's own view of its servers (HAProxy stats), when the driver can read it. */
   proxyStates?: () => Promise<ProxyServerState[] | undefined>;
+  /**
+   * Trust the proxy's states alone, without a client through it: for a
+   * negative-control proxy that breaks affinity on purpose (a polling
+   * client would fail its handshake there by design).
+   */
+  statesOnly?: boolean;
 }
 
 /**
@@ -65,7 +71,7 @@ export function assertUpExactly(states: readonly ProxyServerState[], expected: r
  * there the check is "answers, and only from expected replicas".
  */
 export const waitForProxyRouting: RoutingProbe = async (proxyUrl, expectedIds, options) => {
-  const { proxy, timeoutMs, expectedAddresses, proxyStates } = options;
+  const { proxy, timeoutMs, expectedAddresses, proxyStates, statesOnly = false } = options;
   if (expectedIds.length === 0) return;
   const expected = new Set(expectedIds);
   const deadline = Date.now() + timeoutMs;
@@ -78,6 +84,7 @@ export const waitForProxyRouting: RoutingProbe = async (proxyUrl, expectedIds, o
       },
       { what: `haproxy at ${proxyUrl} to have exactly [${expectedAddresses.join(', ')}] UP`, timeoutMs, intervalMs: 200 },
     );
+    if (statesOnly) return;
   }
   const samples = proxy === 'haproxy' && proxyStates && expectedAddresses ? 1 : Math.max(4, expectedIds.length * 3);
   await waitFor(
