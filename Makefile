@@ -9,7 +9,7 @@ ADAPTER  ?= redis
 N        ?= 3
 STACK    ?= wsk
 COMPOSE  ?= docker compose
-TESTS    := $(shell find server client scenarios test bench -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
+TESTS    := $(shell find server client scenarios test bench scripts -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
 
 .DEFAULT_GOAL := help
 .PHONY: help setup scenarios bench test typecheck lint unit check demo up down scale logs deploy undeploy
