@@ -37,7 +37,7 @@ lint: ## Biome
 unit: ## All tests (unit and integration against real processes)
 	$(NODE) --test $(TESTS)
 
-check: ## Validate haproxy.cfg, the nginx template, docker-compose.yml and the Swarm stack statically
+check: ## Validate haproxy.cfg, the nginx template, docker-compose.yml, the Swarm stack and the k8s overlays statically
 	@bash scripts/check.sh
 
 demo: setup ## Keep a local stack running and print its URLs; open the printed demo URL in a browser (Ctrl-C stops it)

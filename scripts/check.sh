@@ -76,6 +76,10 @@ else
   check "haproxy -c haproxy/haproxy.cfg (compose: server @ 127.0.0.11)" haproxy_check server 127.0.0.11:53 '*:8080'
   check "haproxy -c haproxy/haproxy.cfg (swarm: tasks.server @ 127.0.0.11)" haproxy_check tasks.server 127.0.0.11:53 '*:8080'
   check "haproxy -c haproxy/haproxy.cfg (local: loopback DNS)" haproxy_check replicas.wsk.test 127.0.0.1:15353 127.0.0.1:18080
+  # What the k8s HAProxy overlay's command passes: the headless Service's
+  # fully qualified name and the cluster DNS from resolv.conf.
+  check "haproxy -c haproxy/haproxy.cfg (k8s: server-headless.wsk.svc.cluster.local @ 10.96.0.10)" \
+    haproxy_check server-headless.wsk.svc.cluster.local 10.96.0.10:53 '*:8080'
   # Every variable haproxy.cfg reads must be set by both Docker files, or
   # HAProxy would start with an empty cookie key / bind address there.
   for file in docker-compose.yml stack/docker-stack.yml; do
