@@ -13,7 +13,7 @@ import type { TopologyOptions } from '../topology.ts';
 import { ClusterUnavailableError } from './cluster-check.ts';
 import { parsePods, parseReadyEndpoints, parseServerVersion } from './kube-objects.ts';
 import { portForwardArgs, signalReplicaArgs } from './kubectl-commands.ts';
-import { createK8sDriver, k8sDriver, proxyPlan } from './k8s-topology.ts';
+import { createK8sDriver, HAPROXY_PLAN, k8sDriver } from './k8s-topology.ts';
 import { imageOverride, runKustomization } from './run-kustomization.ts';
 
 const NS = 'wsk-test';
@@ -50,15 +50,14 @@ describe('k8s commands and parsers (pure)', () => {
     assert.deepEqual(portForwardArgs('ns', 'svc/haproxy', 8080), ['port-forward', '-n', 'ns', 'svc/haproxy', ':8080', '--address', '127.0.0.1']);
   });
 
-  it('maps each proxy onto its overlay', () => {
-    assert.deepEqual(proxyPlan('haproxy'), {
+  it('drives the HAProxy overlay on the headless Service', () => {
+    assert.deepEqual(HAPROXY_PLAN, {
       overlay: 'haproxy',
       endpointsService: 'server-headless',
-      forward: { namespace: undefined, target: 'svc/haproxy', port: 8080 },
+      forward: { target: 'svc/haproxy', port: 8080 },
       affinity: 'cookie',
       rollouts: ['deployment/haproxy'],
     });
-    assert.deepEqual(proxyPlan('nginx', { namespace: 'ingress', service: 'nginx-ctl', port: 8081 }).forward, { namespace: 'ingress', target: 'svc/nginx-ctl', port: 8081 });
   });
 
   it('parses kubectl version, EndpointSlices (ready only) and pods', () => {
@@ -226,26 +225,18 @@ describe('k8s driver against the fake kubectl', () => {
     await rm(logDir, { recursive: true, force: true });
   });
 
-  it('the nginx proxy means the ingress-nginx overlay, reached through the controller', async () => {
+  it('uses the base image when none is given', async () => {
     await using fake = await useFakeKubectl();
-    const routing = recordingProbe();
-    const driver = createK8sDriver({
-      runner: fake.runner,
-      spawnEnv: fake.env,
-      routingProbe: routing.probe,
-      namespace: () => NS,
-      ingress: { namespace: 'ingress-nginx', service: 'ingress-nginx-controller', port: 80 },
-    });
-    await using topology = await driver.up({ ...OPTIONS, proxy: 'nginx' });
-    const argvs = await fake.argvs();
-    const kustomization = (await fake.calls())[1]?.kustomization as { resources: string[]; images: unknown[] };
-    assert.match(kustomization.resources[1] ?? '', /k8s\/overlays\/ingress-nginx$/);
-    assert.deepEqual(kustomization.images, [{ name: 'wsk-server', newName: 'wsk-server', newTag: 'local' }], 'the base image when none is given');
-    assert.ok(!argvs.some((argv) => argv.includes('deployment/haproxy')));
-    assert.ok(argvs.some((argv) => argv.join(' ') === GET_SLICES('server').join(' ')), 'the Service ingress-nginx balances');
-    assert.deepEqual(argvs.at(-1), ['port-forward', '-n', 'ingress-nginx', 'svc/ingress-nginx-controller', ':80', '--address', '127.0.0.1']);
-    assert.equal(routing.calls.at(-1)?.affinity, 'cookie');
-    await topology.down();
+    const driver = createK8sDriver({ runner: fake.runner, spawnEnv: fake.env, routingProbe: recordingProbe().probe, namespace: () => NS, image: undefined });
+    const previous = process.env.WSK_SERVER_IMAGE;
+    delete process.env.WSK_SERVER_IMAGE;
+    try {
+      await using _topology = await driver.up(OPTIONS);
+      const kustomization = (await fake.calls())[1]?.kustomization as { images: unknown[] };
+      assert.deepEqual(kustomization.images, [{ name: 'wsk-server', newName: 'wsk-server', newTag: 'local' }], 'what kind load docker-image wsk-server:local provides');
+    } finally {
+      if (previous !== undefined) process.env.WSK_SERVER_IMAGE = previous;
+    }
   });
 
   it('fails at once, touching nothing, when no cluster answers', async () => {
@@ -277,8 +268,9 @@ describe('k8s driver against the fake kubectl', () => {
     assert.deepEqual((await fake.argvs()).at(-1)?.slice(0, 3), ['delete', 'namespace', NS]);
   });
 
-  it('rejects other topologies and replica counts beyond the HAProxy slots', async () => {
+  it('rejects other topologies, --proxy nginx and replica counts beyond the HAProxy slots', async () => {
     await assert.rejects(k8sDriver.up({ ...OPTIONS, kind: 'swarm' }), /k8s driver asked for a swarm topology/);
+    await assert.rejects(k8sDriver.up({ ...OPTIONS, proxy: 'nginx' }), /k8s topology runs the HAProxy overlay only: the scenarios read --proxy nginx as ip_hash/);
     await assert.rejects(k8sDriver.up({ ...OPTIONS, replicas: 17 }), /replicas must be a whole number in 1\.\.16/);
   });
 });

@@ -7,7 +7,7 @@ import { type AffinityKind, type RoutingWait, waitForRouting } from '../containe
 import { randomSecret, uniqueRunName } from '../docker/run-names.ts';
 import { REPO_ROOT } from '../lib/repo-root.ts';
 import { waitFor } from '../lib/wait-for.ts';
-import type { Endpoints, ProxyKind, ReplicaEndpoint, ReplicaSignal, Topology, TopologyDriver, TopologyOptions } from '../topology.ts';
+import type { Endpoints, ReplicaEndpoint, ReplicaSignal, Topology, TopologyDriver, TopologyOptions } from '../topology.ts';
 import { requireCluster } from './cluster-check.ts';
 import {
   applyArgs,
@@ -55,53 +55,34 @@ export const DEFAULT_K8S_TIMEOUTS: Readonly<K8sTimeouts> = Object.freeze({
   downMs: 5 * 60_000,
 });
 
-/** How a proxy choice maps onto an overlay: what to apply, whose endpoints to read, where to forward. */
+/** What the driver applies and where it looks: the overlay, whose endpoints to read, where to forward. */
 export interface K8sProxyPlan {
-  overlay: string;
+  readonly overlay: string;
   /** The Service whose ready endpoints the proxy routes to. */
-  endpointsService: string;
-  /** `kubectl port-forward` target; namespace undefined = the run's own. */
-  forward: { namespace: string | undefined; target: string; port: number };
-  affinity: AffinityKind;
+  readonly endpointsService: string;
+  /** `kubectl port-forward` target in the run's namespace. */
+  readonly forward: Readonly<{ target: string; port: number }>;
+  readonly affinity: AffinityKind;
   /** Workloads to wait for after apply, besides the replicas and Redis. */
-  rollouts: string[];
+  readonly rollouts: readonly string[];
 }
-
-export interface IngressTarget {
-  namespace: string;
-  service: string;
-  port: number;
-}
-
-/** ingress-nginx's Helm chart / static manifests defaults. */
-export const DEFAULT_INGRESS_TARGET: Readonly<IngressTarget> = Object.freeze({ namespace: 'ingress-nginx', service: 'ingress-nginx-controller', port: 80 });
 
 /**
- * `haproxy`: k8s/overlays/haproxy, HAProxy on the headless Service. `nginx`:
- * k8s/overlays/ingress-nginx - cookie affinity by the cluster's ingress-nginx
- * controller (not the ip_hash Nginx of the other topologies), reached by
- * port-forwarding to the controller's Service. The ClientIP overlay has no
- * runner mode: a port-forward is one TCP tunnel to one pod and would bypass
- * kube-proxy, so the run would prove nothing about it.
+ * The overlay the runner drives: HAProxy on the headless Service. The
+ * scenarios read `--proxy nginx` as ip_hash (source-address affinity),
+ * which no k8s overlay provides - ingress-nginx's is a cookie - so the
+ * driver refuses it rather than run ip_hash checks against cookies. The
+ * ingress-nginx and ClientIP overlays are validated by `make check` only
+ * (a port-forward is one tunnel to one pod and would bypass kube-proxy's
+ * ClientIP affinity anyway).
  */
-export function proxyPlan(proxy: ProxyKind, ingress: IngressTarget = DEFAULT_INGRESS_TARGET): K8sProxyPlan {
-  if (proxy === 'haproxy') {
-    return {
-      overlay: 'haproxy',
-      endpointsService: 'server-headless',
-      forward: { namespace: undefined, target: 'svc/haproxy', port: 8080 },
-      affinity: 'cookie',
-      rollouts: ['deployment/haproxy'],
-    };
-  }
-  return {
-    overlay: 'ingress-nginx',
-    endpointsService: 'server',
-    forward: { namespace: ingress.namespace, target: `svc/${ingress.service}`, port: ingress.port },
-    affinity: 'cookie',
-    rollouts: [],
-  };
-}
+export const HAPROXY_PLAN: K8sProxyPlan = Object.freeze({
+  overlay: 'haproxy',
+  endpointsService: 'server-headless',
+  forward: Object.freeze({ target: 'svc/haproxy', port: 8080 }),
+  affinity: 'cookie',
+  rollouts: Object.freeze(['deployment/haproxy']),
+});
 
 export type K8sRoutingProbe = (proxyUrl: string, expectedIds: readonly string[], options: RoutingWait) => Promise<void>;
 
@@ -115,8 +96,6 @@ export interface K8sDriverOptions {
   overlaysDir?: string;
   /** Default: $WSK_SERVER_IMAGE, else wsk-server:local (kind: `kind load docker-image wsk-server:local`). */
   image?: string;
-  /** Default: $WSK_K8S_INGRESS_NAMESPACE / _SERVICE / _PORT over DEFAULT_INGRESS_TARGET. */
-  ingress?: IngressTarget;
   routingProbe?: K8sRoutingProbe;
   namespace?: () => string;
   timeouts?: Partial<K8sTimeouts>;
@@ -128,7 +107,6 @@ interface Resolved {
   spawnEnv: NodeJS.ProcessEnv | undefined;
   overlaysDir: string;
   image: string;
-  ingress: IngressTarget;
   routingProbe: K8sRoutingProbe;
   namespace: () => string;
   timeouts: K8sTimeouts;
@@ -299,8 +277,8 @@ export class K8sTopology implements Topology {
   }
 
   private async startForward(): Promise<void> {
-    const { namespace, target, port } = this.plan.forward;
-    this.forward = this.config.spawn('kubectl', portForwardArgs(namespace ?? this.namespace, target, port), {
+    const { target, port } = this.plan.forward;
+    this.forward = this.config.spawn('kubectl', portForwardArgs(this.namespace, target, port), {
       name: `port-forward-${target}`,
       ...(this.config.spawnEnv ? { env: this.config.spawnEnv } : {}),
     });
@@ -342,18 +320,12 @@ function checkReplicaCount(count: number): void {
 
 function resolve(options: K8sDriverOptions): Resolved {
   const env = process.env;
-  const port = Number(env.WSK_K8S_INGRESS_PORT);
   return {
     runner: options.runner ?? createCommandRunner('kubectl', { cwd: REPO_ROOT }),
     spawn: options.spawn ?? spawnBackground,
     spawnEnv: options.spawnEnv,
     overlaysDir: options.overlaysDir ?? join(REPO_ROOT, 'k8s', 'overlays'),
     image: options.image ?? (env.WSK_SERVER_IMAGE || DEFAULT_K8S_IMAGE),
-    ingress: options.ingress ?? {
-      namespace: env.WSK_K8S_INGRESS_NAMESPACE || DEFAULT_INGRESS_TARGET.namespace,
-      service: env.WSK_K8S_INGRESS_SERVICE || DEFAULT_INGRESS_TARGET.service,
-      port: Number.isInteger(port) && port > 0 ? port : DEFAULT_INGRESS_TARGET.port,
-    },
     routingProbe: options.routingProbe ?? waitForRouting,
     namespace: options.namespace ?? (() => uniqueRunName('wsk')),
     timeouts: { ...DEFAULT_K8S_TIMEOUTS, ...options.timeouts },
@@ -369,11 +341,16 @@ export function createK8sDriver(driverOptions: K8sDriverOptions = {}): TopologyD
     async up(options: TopologyOptions): Promise<Topology> {
       const config = resolve(driverOptions);
       if (options.kind !== 'k8s') throw new Error(`k8s driver asked for a ${options.kind} topology`);
+      if (options.proxy !== 'haproxy') {
+        throw new Error(
+          'k8s topology runs the HAProxy overlay only: the scenarios read --proxy nginx as ip_hash, which no k8s overlay provides (k8s/overlays/ingress-nginx is cookie affinity; `make check` validates it, the runner does not drive it)',
+        );
+      }
       checkReplicaCount(options.replicas);
       await requireCluster(config.runner);
       const workDir = await mkdtemp(join(tmpdir(), 'wsk-k8s-'));
       await chmod(workDir, 0o700);
-      const topology = new K8sTopology(options, config.namespace(), proxyPlan(options.proxy, config.ingress), config, workDir);
+      const topology = new K8sTopology(options, config.namespace(), HAPROXY_PLAN, config, workDir);
       try {
         await topology.up();
         return topology;
