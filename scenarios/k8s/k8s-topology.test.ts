@@ -86,14 +86,26 @@ describe('k8s commands and parsers (pure)', () => {
       items: [
         {
           metadata: { name: 'server-a', deletionTimestamp: '2026-12-01T19:40:00Z' },
-          status: { phase: 'Running', podIP: '10.244.1.6', containerStatuses: [{ name: 'istio-proxy', restartCount: 9 }, { name: 'server', ready: true, restartCount: 2 }] },
+          status: {
+            phase: 'Running',
+            podIP: '10.244.1.6',
+            containerStatuses: [
+              { name: 'istio-proxy', restartCount: 9, state: { running: {} } },
+              { name: 'server', ready: true, restartCount: 2, state: { running: { startedAt: '2026-12-01T19:40:02Z' } } },
+            ],
+          },
         },
         { metadata: { name: 'server-b' }, status: { phase: 'Pending' } },
+        {
+          metadata: { name: 'server-c' },
+          status: { phase: 'Running', podIP: '10.244.1.9', containerStatuses: [{ name: 'server', ready: false, restartCount: 4, state: { waiting: { reason: 'CrashLoopBackOff' } } }] },
+        },
       ],
     });
     assert.deepEqual(parsePods(pods, 'server'), [
-      { name: 'server-a', phase: 'Running', podIp: '10.244.1.6', deleting: true, restarts: 2, ready: true },
-      { name: 'server-b', phase: 'Pending', podIp: '', deleting: false, restarts: 0, ready: false },
+      { name: 'server-a', phase: 'Running', podIp: '10.244.1.6', deleting: true, restarts: 2, ready: true, running: true },
+      { name: 'server-b', phase: 'Pending', podIp: '', deleting: false, restarts: 0, ready: false, running: false },
+      { name: 'server-c', phase: 'Running', podIp: '10.244.1.9', deleting: false, restarts: 4, ready: false, running: false },
     ]);
     assert.throws(() => parsePods('error: You must be logged in', 'server'), /kubectl get pods: not JSON/);
   });
@@ -190,7 +202,9 @@ describe('k8s driver against the fake kubectl', () => {
 
     mark = (await fake.argvs()).length;
     await topology.kill(POD('r2t6v'), 'SIGTERM');
-    assert.deepEqual((await fake.argvs()).slice(mark, mark + 3), [
+    assert.deepEqual((await fake.argvs()).slice(mark, mark + 5), [
+      GET_PODS,
+      GET_SLICES('server-headless'),
       ['exec', '-n', NS, POD('r2t6v'), '-c', 'server', '--', 'sh', '-c', 'kill -s TERM -- -1'],
       GET_PODS,
       GET_SLICES('server-headless'),

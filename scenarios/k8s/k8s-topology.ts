@@ -177,6 +177,7 @@ export class K8sTopology implements Topology {
   }
 
   async kill(replicaId: string, signal: ReplicaSignal): Promise<void> {
+    await this.refresh();
     const before = this.podOf(replicaId).restarts;
     const result = await this.config.runner(signalReplicaArgs(this.namespace, replicaId, signal), { timeoutMs: this.config.timeouts.commandMs });
     // `kubectl exec` may lose its stream when the container dies under it;
@@ -185,10 +186,11 @@ export class K8sTopology implements Topology {
       async () => {
         await this.refresh();
         const pod = this.pods.get(replicaId);
-        return pod === undefined || pod.restarts > before;
+        // Exited: not running (terminated, or waiting out the back-off), or already restarted.
+        return pod === undefined || !pod.running || pod.restarts > before;
       },
       {
-        what: `replica ${replicaId} to exit after ${signal} (its container's restartCount to pass ${before})${result.code === 0 ? '' : `; kubectl exec said: ${result.stderr.trim()}`}`,
+        what: `replica ${replicaId} to exit after ${signal} (its container to stop running, or its restartCount to pass ${before})${result.code === 0 ? '' : `; kubectl exec said: ${result.stderr.trim()}`}`,
         timeoutMs: this.config.timeouts.restartMs,
         intervalMs: 250,
       },

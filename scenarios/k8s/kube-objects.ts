@@ -65,9 +65,10 @@ export interface PodState {
   podIp: string;
   /** Being deleted (metadata.deletionTimestamp set). */
   deleting: boolean;
-  /** The named container's restartCount and readiness (0 / false when it has no status yet). */
+  /** The named container's restartCount, readiness and whether it runs now (0 / false when it has no status yet). */
   restarts: number;
   ready: boolean;
+  running: boolean;
 }
 
 export function parsePods(text: string, container: string): PodState[] {
@@ -83,6 +84,8 @@ export function parsePods(text: string, container: string): PodState[] {
       deleting: stringField(metadata, 'deletionTimestamp') !== '',
       restarts: typeof mine?.restartCount === 'number' ? mine.restartCount : 0,
       ready: mine?.ready === true,
+      // `state` holds exactly one of running / waiting (e.g. CrashLoopBackOff) / terminated.
+      running: mine !== undefined && Object.keys(recordField(mine, 'state')).includes('running'),
     };
   });
 }
