@@ -16,7 +16,7 @@ ENGINE_HOST := $(shell bash scripts/docker-engine.sh status 2>/dev/null | sed -n
 ifneq ($(ENGINE_HOST),)
 export DOCKER_HOST := $(ENGINE_HOST)
 endif
-TESTS    := $(shell find server client scenarios test bench -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
+TESTS    := $(shell find server client scenarios test bench scripts -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
 
 .DEFAULT_GOAL := help
 .PHONY: help setup scenarios bench test typecheck lint unit check demo up down scale logs deploy undeploy engine engine-stop images docker-scenarios ci
@@ -44,7 +44,7 @@ lint: ## Biome
 unit: ## All tests (unit and integration against real processes)
 	$(NODE) --test $(TESTS)
 
-check: ## Validate haproxy.cfg, the nginx template, docker-compose.yml and the Swarm stack statically
+check: ## Validate haproxy.cfg, the nginx template, docker-compose.yml, the Swarm stack and the k8s overlays statically
 	@bash scripts/check.sh
 
 demo: setup ## Keep a local stack running and print its URLs; open the printed demo URL in a browser (Ctrl-C stops it)

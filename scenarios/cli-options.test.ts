@@ -57,3 +57,9 @@ test('--only selects in run order and rejects unknown names', () => {
   );
   assert.throws(() => selectScenarios(['afinity']), /unknown scenario\(s\): afinity; known: affinity/);
 });
+
+test('--topology k8s selects the Kubernetes driver; WSK_TOPOLOGY too', () => {
+  assert.equal(parseRunnerArgs(['--topology', 'k8s']).topology, 'k8s');
+  assert.equal(parseRunnerArgs([], { WSK_TOPOLOGY: 'k8s' }).topology, 'k8s');
+  assert.throws(() => parseRunnerArgs(['--topology', 'kubernetes']), UsageError);
+});

@@ -4,7 +4,7 @@
  * returns a started handle, or tears down whatever it started and rethrows.
  */
 
-export type TopologyKind = 'local' | 'compose' | 'swarm';
+export type TopologyKind = 'local' | 'compose' | 'swarm' | 'k8s';
 export type ProxyKind = 'haproxy' | 'nginx';
 export type AdapterKind = 'redis' | 'redis-sharded' | 'redis-streams';
 
