@@ -44,7 +44,9 @@ async function measure(
   restore: boolean,
 ): Promise<RecoveryOutcome> {
   const { proxyUrl } = topology.endpoints();
-  const clients = await openClients(proxyUrl, count);
+  // One at a time, so leastconn sees each WebSocket before balancing the next
+  // (a burst of handshakes can all land on one replica under load).
+  const clients = await openClients(proxyUrl, count, undefined, { concurrency: 1 });
   const victimId = pickVictim(clients, 'most')!;
   let signalled: Promise<void> | undefined;
   try {

@@ -33,8 +33,13 @@ export const scale: Scenario = {
       const added = grown.replicas.filter((r) => !before.some((b) => b.id === r.id)).map((r) => r.id);
       check.equal(added.length, ADDED, 'replicas added');
 
+      // One at a time: leastconn counts sessions in progress, and a burst of
+      // polling handshakes (each over in a millisecond) can all see the same
+      // counts and go to one server. Sequential opens let each WebSocket
+      // settle first, so the balance seen is the proxy's, not the race's.
       const secondWave = await openClients(grown.proxyUrl, Math.ceil(count / 2), undefined, {
         firstIndex: firstWave.length,
+        concurrency: 1,
       });
       all.push(...secondWave);
       const onNew = secondWave.filter((c) => added.includes(c.replica)).length;
