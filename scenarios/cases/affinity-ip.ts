@@ -24,7 +24,7 @@ export const affinityIp: Scenario = {
     if (noSpread) return skipped(noSpread);
     if (topology.options.proxy !== 'nginx') return skipped('ip_hash affinity is the Nginx proxy (use --proxy nginx)');
     const { proxyUrl, replicas } = topology.endpoints();
-    const addresses = Array.from({ length: Math.min(clients, 40) }, (_, i) => clientSourceAddress(FIRST_ADDRESS_INDEX + i));
+    const addresses = Array.from({ length: Math.min(clients, 40) }, (_, i) => clientSourceAddress(FIRST_ADDRESS_INDEX + i, proxyUrl));
     const check = new Checks();
     const home = new Map<string, string>();
     let handshakes = 0;

@@ -20,6 +20,9 @@ import { Checks, type Scenario, skipped, spreadUnavailable } from '../scenario.t
 const DEFAULT_DRAIN_DELAY_MS = 3000;
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
 const MOVE_TIMEOUT_MS = 30_000;
+/** Behind Nginx: rounds of fresh clients, and how long, until one reaches the restarted replica. */
+const BACK_ROUNDS = 5;
+const BACK_TIMEOUT_MS = 10_000;
 
 function envMs(env: Readonly<Record<string, string>> | undefined, name: string, fallback: number): number {
   const value = Number(env?.[name]);
@@ -74,7 +77,7 @@ export const drain: Scenario = {
       const windowTimeoutMs = shutdownTimeoutMs + 10_000;
       const opened = await Promise.all(
         Array.from({ length: windowClients }, (_, i) =>
-          openCountingErrors(proxyUrl, clientSourceAddress(count + i), windowTimeoutMs),
+          openCountingErrors(proxyUrl, clientSourceAddress(count + i, proxyUrl), windowTimeoutMs),
         ),
       );
       extra.push(...opened);
@@ -115,9 +118,24 @@ export const drain: Scenario = {
       // Clients from the moved clients' source addresses: HAProxy's leastconn sends
       // them to the empty replica; Nginx's ip_hash maps those addresses to it.
       const back = await Promise.all(
-        moved.slice(0, Math.max(3, replicas.length)).map((c) => openCountingErrors(proxyUrl, clientSourceAddress(c.index))),
+        moved.slice(0, Math.max(3, replicas.length)).map((c) => openCountingErrors(proxyUrl, clientSourceAddress(c.index, proxyUrl))),
       );
       extra.push(...back);
+      // Nginx that follows DNS (Compose, `server … resolve`) re-adds the replica
+      // within its resolver's `valid=` time, maybe at another address and
+      // list position, so ip_hash may map the old addresses elsewhere: fresh
+      // addresses then, a few at a time, until one lands there (bounded).
+      if (topology.options.proxy === 'nginx') {
+        const deadline = performance.now() + BACK_TIMEOUT_MS;
+        for (let round = 0; round < BACK_ROUNDS && !back.some((c) => c.welcome.replica === victimId); round++) {
+          if (performance.now() > deadline) break;
+          const fresh = await Promise.all(
+            Array.from({ length: 6 }, (_, i) => openCountingErrors(proxyUrl, clientSourceAddress(2 * count + round * 6 + i, proxyUrl))),
+          );
+          back.push(...fresh);
+          extra.push(...fresh);
+        }
+      }
       const backOnRestarted = back.filter((c) => c.welcome.replica === victimId).length;
 
       check.expect(notReadyMs >= 0, `${victimId} /readyz never answered 503 during the drain`);

@@ -48,7 +48,7 @@ export const flood: Scenario = {
     // The flooder comes through the proxy like everyone else, from its own address.
     const { socket: flooder, welcome } = await openClient(
       proxyUrl,
-      { transports: ['websocket'], reconnection: false, localAddress: clientSourceAddress(observers.length + 10) },
+      { transports: ['websocket'], reconnection: false, localAddress: clientSourceAddress(observers.length + 10, proxyUrl) },
       10_000,
     ).catch((error: unknown) => {
       closeClients(observers);

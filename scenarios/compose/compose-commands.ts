@@ -122,3 +122,10 @@ export function removeContainerArgs(name: string): string[] {
 export function containerPortArgs(name: string, port: number): string[] {
   return ['port', name, String(port)];
 }
+
+export function networkInspectArgs(network: string): string[] {
+  return ['network', 'inspect', network];
+}
+
+/** The project's default network (Compose names it `<project>_default`). */
+export const projectNetwork = (project: ComposeProject): string => `${project.name}_default`;

@@ -17,11 +17,18 @@ const BASE = ['compose', '-p', 'wsk-test', '-f', COMPOSE_FILE];
 const OPTIONS: TopologyOptions = { kind: 'compose', proxy: 'haproxy', replicas: 3, adapter: 'redis' };
 const DAEMON_DOWN = 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?';
 
+/** `ip -batch` scripts the driver ran (never the real `ip` in tests). */
+const ipBatches: string[] = [];
+
 function driverWith(runner: DockerRunner, probe = recordingProbe().probe) {
   const ports = [18080, 18081];
   return createComposeDriver({
     runner,
     routingProbe: probe,
+    ipRunner: async (batch) => {
+      ipBatches.push(batch);
+    },
+    canAddAddresses: true,
     projectName: () => 'wsk-test',
     freePort: async () => ports.shift() ?? 0,
     timeouts: { healthMs: 5_000, routingMs: 5_000 },
@@ -191,9 +198,22 @@ describe('compose driver: options and failures', () => {
     assert.deepEqual(up.overrides, [{ services: { server: { environment: { CORS_ORIGINS: 'http://a.test' } } } }]);
     assert.equal(up.env.ADAPTER, 'redis-streams');
     assert.deepEqual(calls.find((c) => c.argv.includes('port'))?.argv.slice(-3), ['port', 'nginx', '8081']);
-    assert.equal(topology.endpoints().proxyUrl, 'http://127.0.0.1:18081');
+    // Clients reach Nginx on the bridge, from host addresses in 150 distinct /24s of its subnet.
+    assert.ok(calls.some((c) => c.argv.join(' ') === 'network inspect wsk-test_default'));
+    const added = ipBatches.at(-1) ?? '';
+    assert.equal(added.split('\n').filter(Boolean).length, 128);
+    assert.match(added, /^address add 172\.20\.128\.1\/32 dev br-[0-9a-f]{12}\n/);
+    assert.match(added, /address add 172\.20\.255\.1\/32 dev br-[0-9a-f]{12}\n$/);
+    assert.equal(topology.endpoints().proxyUrl, 'http://172.20.0.4:8081');
+    assert.equal(topology.endpoints().clientAddressesHidden, undefined);
+    const { clientSourceAddress } = await import('../lib/client-address.ts');
+    assert.equal(clientSourceAddress(0, 'http://172.20.0.4:8081'), '172.20.128.1');
+    assert.equal(clientSourceAddress(129, 'http://172.20.0.4:8081/socket.io/'), '172.20.129.1');
+    assert.equal(clientSourceAddress(0, 'http://127.0.0.1:18081'), '127.2.1.1', 'other proxies keep the loopback plan');
     assert.equal(routing.calls[0]?.proxy, 'nginx');
     await topology.down();
+    assert.equal(ipBatches.at(-1), added.replaceAll('address add', 'address del'), 'down removes exactly what up added');
+    assert.equal(clientSourceAddress(0, 'http://172.20.0.4:8081'), '127.2.1.1', 'and the plan with them');
   });
 
   it('fails at once with a clear message when the daemon is unreachable, running nothing else', async () => {

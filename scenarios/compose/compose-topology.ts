@@ -6,6 +6,7 @@ import { requireComposePlugin, requireDockerEngine } from '../docker/engine-chec
 import { DOCKER_STATS_PORT, fetchStatsCsv, type HaproxyStatsSource, proxyStatesFromCsv, statsUrlWithCredentials } from '../docker/haproxy-stats.ts';
 import { type RoutingProbe, waitForProxyRouting } from '../docker/proxy-routing.ts';
 import { randomSecret, uniqueRunName } from '../docker/run-names.ts';
+import { registerAddressPlan } from '../lib/client-address.ts';
 import { freeTcpPort } from '../lib/free-port.ts';
 import { REPO_ROOT } from '../lib/repo-root.ts';
 import { waitFor } from '../lib/wait-for.ts';
@@ -27,7 +28,9 @@ import {
   logsArgs,
   containerPortArgs,
   HAPROXY_SERVICE,
+  networkInspectArgs,
   PROXY_CONTAINER_PORT,
+  projectNetwork,
   portArgs,
   psArgs,
   REDIS_SERVICE,
@@ -42,6 +45,7 @@ import {
   upArgs,
   waitContainerArgs,
 } from './compose-commands.ts';
+import { bridgeAddressPlan, type IpRunner, ipBatch, parseBridgeNetwork, runIpBatch } from './bridge-clients.ts';
 import { type ComposeContainer, type ContainerDetails, containerAddress, parseComposePs, parseContainerInspect, parsePublishedPort, sameContainer } from './compose-ps.ts';
 
 /** Tag the runner builds the replica image under. */
@@ -81,6 +85,10 @@ export interface ComposeDriverOptions {
   projectName?: () => string;
   /** Reads HAProxy's stats CSV; default: GET it from the host, which reaches Compose's bridge network. */
   statsFetch?: (source: HaproxyStatsSource) => Promise<string>;
+  /** Adds / removes host addresses (`ip -batch`); default: the real `ip`. */
+  ipRunner?: IpRunner;
+  /** Whether the runner may add addresses to the project's bridge; default: running as root. */
+  canAddAddresses?: boolean;
   /** A free host port for a proxy; default: ask the kernel. */
   freePort?: () => Promise<number>;
   timeouts?: Partial<ComposeTimeouts>;
@@ -93,6 +101,8 @@ interface Resolved {
   routingProbe: RoutingProbe;
   projectName: () => string;
   statsFetch: (source: HaproxyStatsSource) => Promise<string>;
+  ipRunner: IpRunner;
+  canAddAddresses: boolean;
   freePort: () => Promise<number>;
   timeouts: ComposeTimeouts;
 }
@@ -144,6 +154,10 @@ export class ComposeTopology implements Topology {
   private haproxy: ContainerDetails | undefined;
   /** Names of variant proxy containers still running. */
   private readonly variants = new Set<string>();
+  /** Nginx reached on the bridge from per-client host addresses (see bridge-clients.ts). */
+  private bridgeClients: { url: string; device: string; addresses: string[]; unregister: () => void } | undefined;
+  /** Why Nginx cannot see the clients' own addresses, when it cannot. */
+  private addressesHidden: string | undefined;
 
   constructor(
     readonly options: Readonly<TopologyOptions>,
@@ -161,8 +175,43 @@ export class ComposeTopology implements Topology {
   async up(): Promise<void> {
     await this.docker(upArgs(this.project, this.options.replicas), this.config.timeouts.upMs);
     this.stats = await this.locateStats();
+    if (this.options.proxy === 'nginx') await this.setUpBridgeClients();
     await this.refresh();
     await this.waitForRouting();
+  }
+
+  /**
+   * Test clients Nginx can tell apart: host addresses in distinct /24s of
+   * the project's bridge, connecting straight to the Nginx container (its
+   * published port would show Nginx one address for all of them).
+   */
+  private async setUpBridgeClients(): Promise<void> {
+    const published = "Docker's published port rewrites every client's address to the bridge gateway before Nginx sees it";
+    if (!this.config.canAddAddresses) {
+      this.addressesHidden = `${published} (adding client addresses to the bridge needs root)`;
+      return;
+    }
+    const network = parseBridgeNetwork(await this.docker(networkInspectArgs(projectNetwork(this.project))));
+    const plan = bridgeAddressPlan(network.subnet);
+    const [nginx] = (await this.ps('nginx')).filter((container) => container.state === 'running');
+    const [detail] = nginx ? parseContainerInspect(await this.docker(inspectArgs([nginx.id]))) : [];
+    const address = detail ? containerAddress(detail, projectNetwork(this.project)) : undefined;
+    if (!plan || !address) {
+      this.addressesHidden = `${published} (subnet ${network.subnet} has no second /24 for client addresses, or Nginx has no address)`;
+      return;
+    }
+    const { addresses } = plan;
+    await this.config.ipRunner(ipBatch('add', addresses, network.device));
+    const url = `http://${address}:${PROXY_CONTAINER_PORT.nginx}`;
+    this.bridgeClients = { url, device: network.device, addresses, unregister: registerAddressPlan(url, plan.address) };
+  }
+
+  private async tearDownBridgeClients(): Promise<void> {
+    const clients = this.bridgeClients;
+    if (!clients) return;
+    this.bridgeClients = undefined;
+    clients.unregister();
+    await this.config.ipRunner(ipBatch('del', clients.addresses, clients.device));
   }
 
   /**
@@ -173,7 +222,8 @@ export class ComposeTopology implements Topology {
    * Desktop's VM does not, and there this reports no states).
    */
   async proxyServerStates(): Promise<ProxyServerState[] | undefined> {
-    if (!this.stats) return undefined;
+    // Behind Nginx the clients' proxy keeps no such state; HAProxy's (it runs in every profile) would mislead.
+    if (!this.stats || this.options.proxy !== 'haproxy') return undefined;
     return proxyStatesFromCsv(await this.config.statsFetch(this.stats));
   }
 
@@ -220,6 +270,7 @@ export class ComposeTopology implements Topology {
       if (this.options.logDir) await this.saveLogs(this.options.logDir);
       // Variants first: they hold the project network, which `down` removes.
       for (const name of [...this.variants]) await this.removeVariant(name).catch(() => undefined);
+      await this.tearDownBridgeClients().catch(() => undefined);
       await this.docker(downArgs(this.project), this.config.timeouts.scaleMs);
     } finally {
       this.current = { proxyUrl: '', replicas: [] };
@@ -277,15 +328,11 @@ export class ComposeTopology implements Topology {
     const port = parsePublishedPort(await this.docker(portArgs(this.project, proxy, PROXY_CONTAINER_PORT[proxy])));
     // Redis is deliberately not published (see docker-compose.yml): no redisUrl.
     this.current = {
-      proxyUrl: `http://127.0.0.1:${port}`,
+      // Nginx with client addresses of their own: its bridge address (see setUpBridgeClients).
+      proxyUrl: this.bridgeClients?.url ?? `http://127.0.0.1:${port}`,
       ...(this.stats ? { statsUrl: statsUrlWithCredentials(this.stats) } : {}),
       replicas,
-      // Measured: through the published port every client reaches Nginx as
-      // the bridge's gateway address (Docker's port proxy connects on their
-      // behalf), so ip_hash has one address to hash.
-      ...(proxy === 'nginx'
-        ? { clientAddressesHidden: "Docker's published port rewrites every client's address to the bridge gateway before Nginx sees it" }
-        : {}),
+      ...(this.addressesHidden ? { clientAddressesHidden: this.addressesHidden } : {}),
     };
   }
 
@@ -401,6 +448,8 @@ function resolve(options: ComposeDriverOptions): Resolved {
     routingProbe: options.routingProbe ?? waitForProxyRouting,
     projectName: options.projectName ?? (() => uniqueRunName('wsk')),
     statsFetch: options.statsFetch ?? fetchStatsCsv,
+    ipRunner: options.ipRunner ?? runIpBatch,
+    canAddAddresses: options.canAddAddresses ?? process.getuid?.() === 0,
     freePort: options.freePort ?? (() => freeTcpPort()),
     timeouts: { ...DEFAULT_COMPOSE_TIMEOUTS, ...options.timeouts },
   };

@@ -58,3 +58,22 @@ describe('peak reconnect rate', () => {
     assert.equal(peakRate([3000, 0, 2000, 1000]), 1, 'any order; exactly 1 s apart is another window');
   });
 });
+
+describe("Nginx's connect timeout, as the failover bound reads it", () => {
+  it('reads the template the deployable files use, in ms', async () => {
+    const { nginxConnectTimeoutMs } = await import('../cases/failover.ts');
+    assert.equal(await nginxConnectTimeoutMs(), 2000);
+    const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = await mkdtemp(join(tmpdir(), 'wsk-nginx-timeout-'));
+    try {
+      await writeFile(join(dir, 'a'), 'location / {\n    proxy_connect_timeout 750ms;\n}\n');
+      assert.equal(await nginxConnectTimeoutMs(join(dir, 'a')), 750);
+      await writeFile(join(dir, 'b'), '# proxy_connect_timeout 1s; (a comment)\nlocation / {}\n');
+      assert.equal(await nginxConnectTimeoutMs(join(dir, 'b')), 60_000, "unset: Nginx's default");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -73,7 +73,7 @@ export async function measureAffinity(url: string, options: AffinityOptions): Pr
       Array.from({ length: options.clients }, async (_, index) => {
         const transports: ClientTransport[] | undefined = index % 2 === 1 ? ['polling'] : undefined;
         if (transports) counts.pollingOnlyClients += 1;
-        const localAddress = clientSourceAddress(index);
+        const localAddress = clientSourceAddress(index, url);
         const { socket, welcome } = await openClient(
           url,
           { localAddress, ...(transports ? { transports } : {}) },
@@ -113,7 +113,7 @@ export async function measureAffinity(url: string, options: AffinityOptions): Pr
         probePollingSession(url, {
           keepCookie: options.keepCookie,
           rounds: options.rawRounds,
-          localAddress: clientSourceAddress(options.clients + i),
+          localAddress: clientSourceAddress(options.clients + i, url),
         }),
       ),
     );

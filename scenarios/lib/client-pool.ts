@@ -81,7 +81,7 @@ function observe(index: number, socket: WskSocket, replica: string): PooledClien
 export async function openClients(
   url: string,
   count: number,
-  options: (index: number) => ConnectOptions = (index) => ({ localAddress: clientSourceAddress(index) }),
+  options: (index: number) => ConnectOptions = (index) => ({ localAddress: clientSourceAddress(index, url) }),
   { concurrency = 16, firstIndex = 0, timeoutMs = 15_000 } = {},
 ): Promise<PooledClient[]> {
   const clients: PooledClient[] = [];

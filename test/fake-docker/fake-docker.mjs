@@ -95,6 +95,7 @@ const hex = (seed, length) => {
 const serverId = (n) => hex(n, 64);
 const redisId = hex(101, 64);
 const proxyId = hex(102, 64);
+const nginxId = hex(104, 64);
 
 function composeProject() {
   const index = argv.indexOf('-p');
@@ -108,6 +109,7 @@ function composeContainers(service) {
   }
   if (state.replicas > 0 && !state.redisStopped) all.push({ id: redisId, service: 'redis', n: 1, health: 'healthy', ports: '6379/tcp' });
   if (state.replicas > 0) all.push({ id: proxyId, service: 'haproxy', n: 1, health: '', ports: `0.0.0.0:${env.WSK_HAPROXY_PORT ?? 8080}->8080/tcp` });
+  if (state.replicas > 0 && state.nginx) all.push({ id: nginxId, service: 'nginx', n: 1, health: '', ports: `0.0.0.0:${env.WSK_NGINX_PORT ?? 8081}->8081/tcp` });
   return all.filter((c) => c.service === service);
 }
 
@@ -186,6 +188,7 @@ function compose() {
       const scale = rest[rest.indexOf('--scale') + 1] ?? 'server=1';
       state.replicas = Number(scale.split('=')[1]);
       state.project = project;
+      state.nginx = argv.includes('nginx');
       state.killed = [];
       state.redisStopped = false;
       writeState(state);
@@ -222,6 +225,16 @@ function inspectContainers(ids) {
   const project = state.project ?? 'main';
   const result = [];
   for (const id of ids) {
+    if (nginxId.startsWith(id)) {
+      result.push({
+        Id: nginxId,
+        Name: `/${project}-nginx-1`,
+        Config: { Hostname: nginxId.slice(0, 12), Image: 'nginx:pinned', Env: ['WSK_NGINX_LISTEN=8081'] },
+        State: { Status: 'running', Running: true, ExitCode: 0 },
+        NetworkSettings: { Networks: { [`${project}_default`]: { IPAddress: '172.20.0.4', Gateway: '172.20.0.1' } } },
+      });
+      continue;
+    }
     if (proxyId.startsWith(id) || id.endsWith('-haproxy-no-cookie')) {
       const variant = !proxyId.startsWith(id);
       result.push({
@@ -388,6 +401,11 @@ switch (argv[0]) {
     out(`${argv[1]}\n`);
     break;
   }
+  case 'network':
+    if (argv[1] === 'inspect') {
+      out(`${JSON.stringify([{ Name: argv[2], Id: hex(105, 64), Driver: 'bridge', IPAM: { Config: [{ Subnet: '172.20.0.0/16', Gateway: '172.20.0.1' }] }, Options: {} }], null, 4)}\n`);
+    }
+    break;
   case 'exec':
     execFetch();
     break;
