@@ -45,8 +45,20 @@ export function deployArgs(stack: SwarmStack): string[] {
   ];
 }
 
+/**
+ * `--detach=true`: the driver waits for the tasks itself. `--detach=false`
+ * would make the CLI wait, after the tasks run, for the service's
+ * update_config `monitor` (20 s in the stack file) to "verify that tasks are
+ * stable" — measured: 26.4 s for 3 → 5 that way, 6.6 s to five running tasks
+ * that HAProxy routes to; even a no-op scale took 20.5 s.
+ */
 export function scaleServiceArgs(stack: SwarmStack, service: string, replicas: number): string[] {
-  return ['service', 'scale', `${serviceName(stack, service)}=${replicas}`, '--detach=false'];
+  return ['service', 'scale', `${serviceName(stack, service)}=${replicas}`, '--detach=true'];
+}
+
+/** Every task of the service, shut-down ones included (to see a stopping container finish). */
+export function allTasksArgs(stack: SwarmStack, service: string): string[] {
+  return ['service', 'ps', serviceName(stack, service), '--no-trunc', '--format', '{{json .}}'];
 }
 
 /** The service's tasks that should be running, one JSON object per line, full ids. */

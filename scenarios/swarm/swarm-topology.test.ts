@@ -37,7 +37,7 @@ describe('swarm commands (pure)', () => {
     assert.deepEqual(deployArgs({ ...stack, localImage: false }), [
       'stack', 'deploy', '-c', '/r/stack/docker-stack.yml', '--detach=false', 'wsk-x',
     ]);
-    assert.deepEqual(scaleServiceArgs(stack, 'server', 5), ['service', 'scale', 'wsk-x_server=5', '--detach=false']);
+    assert.deepEqual(scaleServiceArgs(stack, 'server', 5), ['service', 'scale', 'wsk-x_server=5', '--detach=true']);
     assert.deepEqual(servicePsArgs(stack, 'server'), [
       'service', 'ps', 'wsk-x_server', '--filter', 'desired-state=running', '--no-trunc', '--format', '{{json .}}',
     ]);
@@ -131,7 +131,7 @@ describe('swarm driver against the fake docker', () => {
 
     mark = (await fake.argvs()).length;
     await topology.scale(5);
-    assert.deepEqual((await fake.argvs())[mark], ['service', 'scale', 'wsk-test_server=5', '--detach=false']);
+    assert.deepEqual((await fake.argvs())[mark], ['service', 'scale', 'wsk-test_server=5', '--detach=true']);
     assert.equal(topology.endpoints().replicas.length, 5);
 
     mark = (await fake.argvs()).length;
@@ -150,8 +150,11 @@ describe('swarm driver against the fake docker', () => {
     await topology.stopDependency('redis');
     await topology.startDependency('redis');
     assert.deepEqual((await fake.argvs()).slice(mark), [
-      ['service', 'scale', 'wsk-test_redis=0', '--detach=false'],
-      ['service', 'scale', 'wsk-test_redis=1', '--detach=false'],
+      ['service', 'scale', 'wsk-test_redis=0', '--detach=true'],
+      // Until the stopped task's container is no longer running (not only its desired state).
+      ['service', 'ps', 'wsk-test_redis', '--no-trunc', '--format', '{{json .}}'],
+      ['service', 'scale', 'wsk-test_redis=1', '--detach=true'],
+      ['service', 'ps', 'wsk-test_redis', '--filter', 'desired-state=running', '--no-trunc', '--format', '{{json .}}'],
     ]);
 
     mark = (await fake.argvs()).length;

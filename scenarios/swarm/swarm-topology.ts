@@ -23,6 +23,7 @@ import type {
 import {
   buildImageArgs,
   createSecretArgs,
+  allTasksArgs,
   deployArgs,
   execFetchArgs,
   parseFetchOutput,
@@ -290,12 +291,32 @@ export class SwarmTopology implements Topology {
     return { change, replaced, durationMs };
   }
 
+  /** Scale the dependency to 0 and wait until its container has stopped (not only been told to). */
   async stopDependency(name: 'redis'): Promise<void> {
-    await this.docker(scaleServiceArgs(this.stack, serviceOf(name), 0), { timeoutMs: this.config.timeouts.scaleMs });
+    const service = serviceOf(name);
+    await this.docker(scaleServiceArgs(this.stack, service, 0), { timeoutMs: this.config.timeouts.scaleMs });
+    await waitFor(
+      async () => {
+        const tasks = parseServicePs(await this.docker(allTasksArgs(this.stack, service)));
+        const running = tasks.filter((task) => /^(running|starting)/i.test(task.currentState)).map((task) => task.name);
+        if (running.length > 0) throw new Error(`still running: ${running.join(', ')}`);
+        return true;
+      },
+      { what: `${serviceName(this.stack, service)} to stop`, timeoutMs: this.config.timeouts.scaleMs, intervalMs: 200 },
+    );
   }
 
+  /** Scale the dependency to 1 and wait until its task runs (Swarm says Running once the healthcheck passes). */
   async startDependency(name: 'redis'): Promise<void> {
-    await this.docker(scaleServiceArgs(this.stack, serviceOf(name), 1), { timeoutMs: this.config.timeouts.scaleMs });
+    const service = serviceOf(name);
+    await this.docker(scaleServiceArgs(this.stack, service, 1), { timeoutMs: this.config.timeouts.scaleMs });
+    await waitFor(
+      async () => {
+        const tasks = parseServicePs(await this.docker(servicePsArgs(this.stack, service)));
+        return tasks.some((task) => /^running/i.test(task.currentState));
+      },
+      { what: `${serviceName(this.stack, service)} to run again`, timeoutMs: this.config.timeouts.scaleMs, intervalMs: 200 },
+    );
   }
 
   async down(): Promise<void> {

@@ -275,8 +275,14 @@ const taskContainer = (slot) => hex(300 + slot * 31 + (state.swarm.generation[sl
 
 const HAPROXY_TASK = `h${hex(250, 24)}`;
 
-function servicePs(service) {
+function servicePs(service, desiredRunning) {
   const [stack, name] = service.split('_');
+  if (name === 'redis') {
+    // Scaled to 0: the old task is shut down (shown only without the desired-state filter).
+    if (state.swarm.redis > 0) out(`${JSON.stringify({ CurrentState: 'Running 9 seconds ago', DesiredState: 'Running', Error: '', ID: `r${hex(260, 24)}`, Image: 'redis:pinned', Name: `${stack}_redis.1`, Node: 'manager-1', Ports: '' })}\n`);
+    else if (!desiredRunning) out(`${JSON.stringify({ CurrentState: 'Shutdown 1 second ago', DesiredState: 'Shutdown', Error: '', ID: `r${hex(260, 24)}`, Image: 'redis:pinned', Name: `${stack}_redis.1`, Node: 'manager-1', Ports: '' })}\n`);
+    return;
+  }
   if (name === 'haproxy' && state.swarm.replicas > 0) {
     out(`${JSON.stringify({ CurrentState: 'Running 20 seconds ago', DesiredState: 'Running', Error: '', ID: HAPROXY_TASK, Image: 'haproxy:pinned', Name: `${stack}_haproxy.${NODE_ID}`, Node: 'manager-1', Ports: '*:8080->8080/tcp' })}\n`);
     return;
@@ -455,7 +461,7 @@ switch (argv[0]) {
       for (let slot = 1; slot <= state.swarm.replicas; slot += 1) state.swarm.generation[slot] = (state.swarm.generation[slot] ?? 0) + 1;
       writeState(state);
       out(`${argv[argv.length - 1]}\noverall progress: ${state.swarm.replicas} out of ${state.swarm.replicas} tasks\nverify: Service converged\n`);
-    } else if (argv[1] === 'ps') servicePs(argv[2]);
+    } else if (argv[1] === 'ps') servicePs(argv[2], argv.includes('desired-state=running'));
     else if (argv[1] === 'logs') out(`${argv[argv.length - 1]}.1@manager-1    | {"level":30,"msg":"listening"}\n`);
     break;
   default:
