@@ -15,6 +15,12 @@ export interface RoutingWaitOptions {
    * client would fail its handshake there by design).
    */
   statesOnly?: boolean;
+  /**
+   * How long the exact set must stay UP, read again and again, before the
+   * wait ends: Swarm's DNS can drop a task from an answer for a moment
+   * after a deploy, and HAProxy then parks that slot for `hold obsolete`.
+   */
+  stableForMs?: number;
 }
 
 /**
@@ -71,16 +77,25 @@ export function assertUpExactly(states: readonly ProxyServerState[], expected: r
  * there the check is "answers, and only from expected replicas".
  */
 export const waitForProxyRouting: RoutingProbe = async (proxyUrl, expectedIds, options) => {
-  const { proxy, timeoutMs, expectedAddresses, proxyStates, statesOnly = false } = options;
+  const { proxy, timeoutMs, expectedAddresses, proxyStates, statesOnly = false, stableForMs = 0 } = options;
   if (expectedIds.length === 0) return;
   const expected = new Set(expectedIds);
   const deadline = Date.now() + timeoutMs;
   if (proxy === 'haproxy' && proxyStates && expectedAddresses) {
+    let stableSince: number | undefined;
     await waitFor(
       async () => {
         const states = await proxyStates();
         if (states === undefined) throw new Error('the proxy shows no server states');
-        return assertUpExactly(states, expectedAddresses);
+        try {
+          assertUpExactly(states, expectedAddresses);
+        } catch (error) {
+          stableSince = undefined;
+          throw error;
+        }
+        stableSince ??= Date.now();
+        if (Date.now() - stableSince < stableForMs) throw new Error(`exactly the expected set UP for ${Date.now() - stableSince} ms of ${stableForMs}`);
+        return true;
       },
       { what: `haproxy at ${proxyUrl} to have exactly [${expectedAddresses.join(', ')}] UP`, timeoutMs, intervalMs: 200 },
     );

@@ -77,3 +77,26 @@ describe("Nginx's connect timeout, as the failover bound reads it", () => {
     }
   });
 });
+
+describe('the routing wait with a stability window', () => {
+  it('ends only after the exact set stayed UP that long, and starts over when it breaks', async () => {
+    const { waitForProxyRouting } = await import('./proxy-routing.ts');
+    const good = [{ address: '10.0.0.1', up: true, rawStatus: 'UP', checked: true }];
+    const answers = [good, good, [], good, good, good, good, good, good, good, good, good, good];
+    let reads = 0;
+    const started = Date.now();
+    await assert.rejects(
+      waitForProxyRouting('http://127.0.0.1:9', ['a'], {
+        proxy: 'haproxy',
+        timeoutMs: 5_000,
+        expectedAddresses: ['10.0.0.1'],
+        proxyStates: async () => answers[Math.min(reads++, answers.length - 1)],
+        stableForMs: 600,
+      }),
+      /could not connect|route to exactly/,
+      'after the states settle it checks a client through the proxy, and nothing listens there',
+    );
+    assert.ok(reads >= 6, `read ${reads} times: the break at the third read restarted the window`);
+    assert.ok(Date.now() - started >= 600);
+  });
+});

@@ -49,6 +49,8 @@ import { parseServicePs, parseTaskInspect, replicaIdForSlot, slotOfReplicaId, ty
 /** haproxy.cfg has 16 server-template slots. */
 export const MAX_SWARM_REPLICAS = 16;
 const SERVER_PORT = 3000;
+/** Longer than HAProxy's re-resolution (hold valid 1s) plus hold obsolete (1s). */
+const SWARM_ROUTING_STABLE_MS = 2500;
 /** WSK_STATS_USER's default in stack/docker-stack.yml (the runner does not set it). */
 const STATS_USER = 'admin';
 /** Tag for an image built on this node when no WSK_SERVER_IMAGE is given (single-node swarms only). */
@@ -409,6 +411,8 @@ export class SwarmTopology implements Topology {
         timeoutMs: this.config.timeouts.routingMs,
         expectedAddresses: this.current.replicas.map((replica) => replica.address),
         ...(this.statsBase ? { proxyStates: () => this.proxyServerStates() } : {}),
+        // Measured once: right after a deploy one slot stayed out while the wait had already seen it UP.
+        stableForMs: SWARM_ROUTING_STABLE_MS,
       },
     );
   }
