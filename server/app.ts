@@ -9,7 +9,7 @@ import { type AppPhase, computeReadiness, healthRoutes } from './health.ts';
 import { createRouter, type Routes } from './http-router.ts';
 import { createLogger, type Logger } from './logger.ts';
 import type { ReadyReply } from './protocol.ts';
-import { RedisConnections } from './redis-connections.ts';
+import { RedisConnections, type RedisTarget } from './redis-connections.ts';
 import { securityFor } from './security.ts';
 import type { ReplicaServer, ReplicaSocket } from './socket-types.ts';
 
@@ -62,6 +62,18 @@ export interface AppHandle extends AsyncDisposable {
   drain(): Promise<void>;
   /** Close connections, Socket.IO, the HTTP server and Redis. Idempotent; bounded. */
   close(): Promise<void>;
+}
+
+/** What the config says about where Redis is. */
+export function redisTarget(config: Config): RedisTarget {
+  switch (config.redisMode) {
+    case 'standalone':
+      return { mode: 'standalone', url: config.redisUrl };
+    case 'sentinel':
+      return { mode: 'sentinel', sentinels: config.redisSentinels, masterName: config.redisSentinelMaster ?? 'mymaster' };
+    case 'cluster':
+      return { mode: 'cluster', nodes: config.redisClusterNodes };
+  }
 }
 
 /** How long drain() waits for engine connections to finish closing. */
@@ -119,10 +131,16 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const clusterTimeoutMs = deps.clusterTimeoutMs ?? 5000;
   let phase: AppPhase = 'running';
 
+  // Set below, once the engine connections it closes exist.
+  let onRedisLost: (unavailableMs: number) => void = () => undefined;
   const redis = new RedisConnections({
-    url: config.redisUrl,
+    target: redisTarget(config),
     password: config.redisPassword,
     logger,
+    pingIntervalMs: config.redisPingIntervalMs,
+    pingTimeoutMs: config.redisPingTimeoutMs,
+    lostAfterMs: config.redisLostDrainMs,
+    onLost: (unavailableMs) => onRedisLost(unavailableMs),
     ...(deps.redisMaxReconnectDelayMs === undefined ? {} : { maxReconnectDelayMs: deps.redisMaxReconnectDelayMs }),
     ...(deps.onRedisCommandError ? { onCommandError: deps.onRedisCommandError } : {}),
   });
@@ -144,7 +162,9 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     perMessageDeflate: config.perMessageDeflate,
     // Engine.io asks only for new sessions; requests of existing ones pass.
     allowRequest: (req, callback) => {
-      const reason = handshakeRefusal(req, phase, guards);
+      // Without Redis a new client would hear nothing from other replicas:
+      // send it elsewhere (the proxy's /readyz check does too, Nginx's cannot).
+      const reason = redis.used && !redis.ready ? 'redis unavailable' : handshakeRefusal(req, phase, guards);
       if (reason === undefined) callback(null, true);
       else callback(reason, false);
     },
@@ -188,6 +208,18 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     connections.add(connection);
     connection.once('close', () => connections.delete(connection));
   });
+
+  /**
+   * A replica cut off from Redis delivers nothing from other replicas to its
+   * clients, and the proxy keeps their tunnels: close them, so they reconnect
+   * through the proxy to a replica that has Redis. Only after
+   * REDIS_LOST_DRAIN_MS, so a short Redis restart drops nobody.
+   */
+  onRedisLost = (unavailableMs) => {
+    if (phase !== 'running') return;
+    const closed = closeConnections(true);
+    logger.warn({ unavailableMs, closed, redis: redis.states() }, 'redis unavailable too long: closed client connections');
+  };
 
   const drainAbort = new AbortController();
   let draining: Promise<void> | undefined;
