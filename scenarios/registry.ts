@@ -7,6 +7,7 @@ import { flood } from './cases/flood.ts';
 import { hostileInput } from './cases/hostile-input.ts';
 import { noCookieControl } from './cases/no-cookie-control.ts';
 import { recovery } from './cases/recovery.ts';
+import { redisClusterFailover, redisFailover } from './cases/redis-failover.ts';
 import { redisRestart } from './cases/redis-restart.ts';
 import { observe } from './cases/observe.ts';
 import { rooms } from './cases/rooms.ts';
@@ -28,6 +29,8 @@ export const SCENARIOS: readonly Scenario[] = [
   failover,
   drain,
   redisRestart,
+  redisFailover,
+  redisClusterFailover,
   recovery,
   noCookieControl,
 ];

@@ -337,7 +337,7 @@ export class RedisConnections {
 
   #track(name: string, raw: RawConnection): Tracked {
     const { logger } = this.#options;
-    let markOpened = () => undefined as void;
+    let markOpened: () => void = () => undefined;
     const opened = new Promise<void>((resolve) => {
       markOpened = () => {
         tracked.isOpened = true;
