@@ -48,6 +48,11 @@ function newSentinel(sentinels: readonly RedisNodeAddress[], masterName: string,
 function newCluster(nodes: readonly RedisNodeAddress[], { password, queueLimit, maxDelay }: ClientSettings) {
   return createCluster({
     rootNodes: nodes.map((node) => ({ socket: { host: node.host, port: node.port } })),
+    // While a node's client is reconnecting, ask the cluster for its slots
+    // again after 1 s (node-redis' default: 5 s): a dead master's replica is
+    // promoted after cluster-node-timeout, and until the client learns it,
+    // every command for those slots waits on the dead address.
+    topologyRefreshOnReconnectionAttemptStrategy: 1000,
     defaults: {
       ...(password === undefined ? {} : { password }),
       commandsQueueMaxLength: queueLimit,
@@ -88,13 +93,21 @@ function newConnection(target: RedisTarget, settings: ClientSettings): RawConnec
  * client PINGs its server (its current master); a cluster client PINGs
  * every master it knows, since a dead master cuts the slots it served.
  */
-function probe(mode: RedisTarget['mode'], raw: RawConnection): Promise<unknown> {
+function probe(mode: RedisTarget['mode'], raw: RawConnection, timeoutMs: number): Promise<unknown> {
   if (mode !== 'cluster') return (raw as unknown as { ping(): Promise<unknown> }).ping();
   const cluster = raw as unknown as {
     masters: readonly unknown[];
     nodeClient(node: unknown): { ping(): Promise<unknown> } | Promise<{ ping(): Promise<unknown> }>;
   };
-  return Promise.all(cluster.masters.map(async (node) => (await cluster.nodeClient(node)).ping()));
+  // The client of a dead master reconnects for ever, so asking for it may never
+  // settle: bound it, and the next PING asks the masters known by then.
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`a cluster master did not answer PING within ${timeoutMs} ms`)), timeoutMs);
+  });
+  const all = Promise.all(cluster.masters.map(async (node) => (await cluster.nodeClient(node)).ping()));
+  all.catch(() => undefined);
+  return Promise.race([all, bound]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -279,16 +292,19 @@ export class RedisConnections {
       }
       if (!t.raw.isReady) continue;
       t.probeSentAt = now;
-      probe(this.mode, t.raw).then(
+      probe(this.mode, t.raw, timeoutMs).then(
         () => {
           t.probeSentAt = undefined;
           if (t.unresponsive) this.#options.logger.info({ redis: t.name }, 'redis connection answers PING again');
           t.unresponsive = false;
         },
         () => {
-          // node-redis' own command timeout (5 s) or a cut connection: not an answer.
+          // node-redis' own command timeout (5 s), a cut connection, a dead cluster master: not an answer.
           t.probeSentAt = undefined;
-          if (this.mode === 'cluster') t.unresponsive = true;
+          if (this.mode === 'cluster' && !t.unresponsive) {
+            t.unresponsive = true;
+            this.#options.logger.warn({ redis: t.name, timeoutMs }, 'redis cluster unresponsive: a master did not answer PING');
+          }
         },
       );
     }

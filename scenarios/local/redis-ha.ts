@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { $ } from 'zx';
 import { createClient } from 'redis';
@@ -139,8 +139,11 @@ async function sentinelGroup(logDir: string): Promise<LocalRedis> {
   const stoppable = () => [...nodes, ...sentinels.map((s) => ({ stop: () => s.process.stop(3000) }))];
   const killed = new Set<RedisServerHandle>();
   try {
+    // Fresh data per run: an old run's AOF must not become this group's data.
+    await mkdir(logDir, { recursive: true });
+    const dataRoot = await mkdtemp(join(logDir, 'redis-sentinel-'));
     const node = (name: string, extraArgs: string[] = []) =>
-      startRedisServer({ logFile: join(logDir, `${name}.log`), dataDir: join(logDir, `${name}-data`), extraArgs });
+      startRedisServer({ logFile: join(logDir, `${name}.log`), dataDir: join(dataRoot, name), extraArgs });
     const master = await node('redis-master');
     nodes.push(master);
     for (const name of ['redis-replica-1', 'redis-replica-2']) {
@@ -148,7 +151,7 @@ async function sentinelGroup(logDir: string): Promise<LocalRedis> {
     }
     for (let i = 1; i <= 3; i++) {
       const port = await freeTcpPort();
-      const dir = join(logDir, `sentinel-${i}`);
+      const dir = join(dataRoot, `sentinel-${i}`);
       await mkdir(dir, { recursive: true });
       const conf = join(dir, 'sentinel.conf');
       // Sentinel rewrites its own file (it records what it learns), so each gets its own.
@@ -166,7 +169,7 @@ async function sentinelGroup(logDir: string): Promise<LocalRedis> {
           '',
         ].join('\n'),
       );
-      const process = spawnManaged(executable, [conf, '--sentinel'], { name: `sentinel-${i}`, logFile: join(dir, '..', `sentinel-${i}.log`) });
+      const process = spawnManaged(executable, [conf, '--sentinel'], { name: `sentinel-${i}`, logFile: join(logDir, `sentinel-${i}.log`) });
       sentinels.push({ port, process });
       await waitFor(() => pingRedis('127.0.0.1', port), { what: `sentinel-${i} on 127.0.0.1:${port} to answer PING`, timeoutMs: 10_000 });
     }
@@ -223,6 +226,18 @@ async function sentinelGroup(logDir: string): Promise<LocalRedis> {
   };
 }
 
+/**
+ * A replica that has not finished its first sync cannot be promoted: a
+ * failover right after start-up would find nobody to take over. Throws until
+ * the node (if it is a replica) has its master link up.
+ */
+async function expectSyncedIfReplica(port: number): Promise<void> {
+  const info = parseInfo(String(await redisCommand(port, ['INFO', 'replication'])));
+  if (info.role === 'slave' && info.master_link_status !== 'up') {
+    throw new Error(`replica :${port} master_link_status ${info.master_link_status}`);
+  }
+}
+
 /** One SENTINEL REPLICAS entry: a flat [key, value, …] array (RESP2) or a map (RESP3). */
 export function replyFields(entry: unknown): Record<string, string> {
   if (Array.isArray(entry)) {
@@ -248,6 +263,10 @@ async function waitForSentinelQuorum(sentinelPorts: readonly number[], masterPor
           return !flags.includes('s_down') && !flags.includes('disconnected');
         });
         if (healthy.length < 2) throw new Error(`sentinel :${port} sees ${healthy.length} healthy replicas`);
+        for (const entry of replicas) {
+          const replicaPort = Number(replyFields(entry).port);
+          if (replicaPort) await expectSyncedIfReplica(replicaPort);
+        }
         const peers = (await redisCommand(port, ['SENTINEL', 'sentinels', SENTINEL_MASTER_NAME])) as unknown[];
         if (peers.length < sentinelPorts.length - 1) throw new Error(`sentinel :${port} knows ${peers.length} other sentinels`);
       }
@@ -268,12 +287,15 @@ async function clusterPort(): Promise<number> {
 
 async function cluster(logDir: string): Promise<LocalRedis> {
   if (!findExecutable('redis-cli')) throw new Error('redis-cli not found on PATH (it comes with redis-server: apt-get install redis-tools)');
+  // A fresh directory per run: a node that finds an old nodes.conf refuses to join a new cluster.
+  await mkdir(logDir, { recursive: true });
+  const dataRoot = await mkdtemp(join(logDir, 'redis-cluster-'));
   const nodes: RedisServerHandle[] = [];
   const killed = new Set<RedisServerHandle>();
   try {
     for (let i = 1; i <= 6; i++) {
       const port = await clusterPort();
-      const dataDir = join(logDir, `redis-node-${i}-data`);
+      const dataDir = join(dataRoot, `node-${i}`);
       nodes.push(
         await startRedisServer({
           port,
@@ -286,6 +308,10 @@ async function cluster(logDir: string): Promise<LocalRedis> {
             join(dataDir, 'nodes.conf'),
             '--cluster-node-timeout',
             String(REDIS_NODE_TIMEOUT_MS),
+            // A short node timeout makes the default validity window (10 × timeout) tiny; a
+            // replica that lagged for a moment must still be allowed to take over.
+            '--cluster-replica-validity-factor',
+            '0',
           ],
         }),
       );
@@ -350,6 +376,7 @@ async function waitForClusterOk(nodes: readonly RedisServerHandle[]): Promise<vo
         if (lines.some((l) => l.failed)) throw new Error(`:${node.port} still flags a node failed`);
         const masters = lines.filter((l) => l.master && l.slots.length > 0).length;
         if (masters !== 3) throw new Error(`:${node.port} sees ${masters} masters with slots`);
+        await expectSyncedIfReplica(node.port);
       }
       return true;
     },
