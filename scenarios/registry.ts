@@ -3,6 +3,7 @@ import { affinityIp } from './cases/affinity-ip.ts';
 import { broadcastScenario } from './cases/broadcast.ts';
 import { drain } from './cases/drain.ts';
 import { failover } from './cases/failover.ts';
+import { fetchAfterKill } from './cases/fetch-after-kill.ts';
 import { flood } from './cases/flood.ts';
 import { hostileInput } from './cases/hostile-input.ts';
 import { noCookieControl } from './cases/no-cookie-control.ts';
@@ -10,6 +11,7 @@ import { recovery } from './cases/recovery.ts';
 import { redisClusterFailover, redisFailover } from './cases/redis-failover.ts';
 import { redisRestart } from './cases/redis-restart.ts';
 import { observe } from './cases/observe.ts';
+import { partition } from './cases/partition.ts';
 import { rooms } from './cases/rooms.ts';
 import { scale } from './cases/scale.ts';
 import { securityDefaults } from './cases/security-defaults.ts';
@@ -31,6 +33,8 @@ export const SCENARIOS: readonly Scenario[] = [
   redisRestart,
   redisFailover,
   redisClusterFailover,
+  partition,
+  fetchAfterKill,
   recovery,
   noCookieControl,
 ];
