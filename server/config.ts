@@ -402,10 +402,6 @@ function redisModeProblems(values: Partial<Parsed>, present: ReadonlySet<Variabl
       if (present.has(name)) problems.push(`${name}: has no effect with REDIS_MODE=${mode} (it belongs to ${other})`);
     }
   }
-  if (mode === 'cluster' && values.ADAPTER === 'redis') {
-    // Measured: see the README's mode/adapter table.
-    problems.push('ADAPTER: redis (classic pub/sub) is not supported with REDIS_MODE=cluster; use redis-sharded or redis-streams');
-  }
   if (
     values.REDIS_PING_INTERVAL_MS !== undefined &&
     values.REDIS_PING_TIMEOUT_MS !== undefined &&
