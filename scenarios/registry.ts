@@ -8,7 +8,7 @@ import { flood } from './cases/flood.ts';
 import { hostileInput } from './cases/hostile-input.ts';
 import { noCookieControl } from './cases/no-cookie-control.ts';
 import { recovery } from './cases/recovery.ts';
-import { redisClusterFailover, redisFailover } from './cases/redis-failover.ts';
+import { redisClusterFailover, redisFailover, redisSwitchover } from './cases/redis-failover.ts';
 import { redisRestart } from './cases/redis-restart.ts';
 import { observe } from './cases/observe.ts';
 import { partition } from './cases/partition.ts';
@@ -32,6 +32,7 @@ export const SCENARIOS: readonly Scenario[] = [
   drain,
   redisRestart,
   redisFailover,
+  redisSwitchover,
   redisClusterFailover,
   partition,
   fetchAfterKill,

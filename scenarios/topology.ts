@@ -83,6 +83,8 @@ export interface Topology extends AsyncDisposable {
   killRedisMaster?(key?: string): Promise<string>;
   /** Start the Redis nodes killRedisMaster killed; resolves once they are back as replicas. */
   reviveRedisNodes?(): Promise<void>;
+  /** Sentinel: a switchover forced by an operator (`SENTINEL FAILOVER`); resolves with the new master. */
+  forceRedisSwitchover?(): Promise<string>;
   /**
    * Cut one replica off Redis (its packets to and from Redis dropped) while
    * its clients stay connected; resolves with the function that heals it.

@@ -24,13 +24,23 @@ export function adapterKey(adapter: AdapterKind): string {
   return adapter === 'redis-streams' ? 'socket.io' : 'socket.io#/#';
 }
 
-function failoverScenario(name: string, mode: Exclude<RedisMode, 'standalone'>): Scenario {
-  const what = mode === 'sentinel' ? 'the Sentinel master' : 'the cluster master serving the adapter';
+type Fault = 'kill' | 'switchover';
+
+function failoverScenario(name: string, mode: Exclude<RedisMode, 'standalone'>, fault: Fault = 'kill'): Scenario {
+  const what =
+    fault === 'switchover'
+      ? 'SENTINEL FAILOVER (a switchover forced by an operator)'
+      : `kill -9 of ${mode === 'sentinel' ? 'the Sentinel master' : 'the cluster master serving the adapter'}`;
   return {
     name,
-    proves: `kill -9 of ${what} under broadcast traffic: every replica follows the new master, /readyz shows the gap, broadcasts and cluster:replicas work again within ${FAILOVER_BOUND_MS / 1000} s; reports the gap and the losses (streams: none beyond the publishes the kill cut)`,
+    proves: `${what} under broadcast traffic: every replica follows the new master, /readyz shows the gap, broadcasts and cluster:replicas work again within ${FAILOVER_BOUND_MS / 1000} s; reports the gap and the losses (streams: none beyond the publishes the kill cut)`,
     async run({ topology, clients: count, log }) {
-      if ((topology.options.redis ?? 'standalone') !== mode || !topology.killRedisMaster || !topology.reviveRedisNodes) {
+      if (
+        (topology.options.redis ?? 'standalone') !== mode ||
+        !topology.killRedisMaster ||
+        !topology.reviveRedisNodes ||
+        (fault === 'switchover' && !topology.forceRedisSwitchover)
+      ) {
         return skipped(`needs --redis ${mode} on the local topology`);
       }
       const { proxyUrl, replicas } = topology.endpoints();
@@ -54,8 +64,13 @@ function failoverScenario(name: string, mode: Exclude<RedisMode, 'standalone'>):
         const publishErrorsBefore = await sumOverReplicas(replicas, PUBLISH_ERRORS);
         const readyz = watchReadyz(replicas);
         const killedAt = performance.now();
-        killed = await topology.killRedisMaster(mode === 'cluster' ? adapterKey(topology.options.adapter) : undefined);
-        log(`killed Redis master ${killed} (kill -9) with broadcasts flowing from ${senders.length} replicas`);
+        if (fault === 'switchover') {
+          killed = await topology.forceRedisSwitchover!();
+          log(`SENTINEL FAILOVER: new master ${killed}, broadcasts flowing from ${senders.length} replicas`);
+        } else {
+          killed = await topology.killRedisMaster(mode === 'cluster' ? adapterKey(topology.options.adapter) : undefined);
+          log(`killed Redis master ${killed} (kill -9) with broadcasts flowing from ${senders.length} replicas`);
+        }
 
         // The gap as the replicas see it: some /readyz 503, then every one 200 again.
         const sawGap = await waitFor(() => readyz.seen().size > 0, {
@@ -89,7 +104,8 @@ function failoverScenario(name: string, mode: Exclude<RedisMode, 'standalone'>):
           publishErrorsBefore === undefined || publishErrorsAfter === undefined ? -1 : publishErrorsAfter - publishErrorsBefore;
         const disconnects = clients.flatMap((c) => c.disconnects).length;
 
-        check.expect(sawGap === true, 'no replica /readyz answered 503 after the master was killed (the gap went unseen)');
+        // A switchover may be seamless (the demoted master answers until the switch): not required there.
+        if (fault === 'kill') check.expect(sawGap === true, 'no replica /readyz answered 503 after the master was killed (the gap went unseen)');
         check.expect(readyAgainMs >= 0, `not every replica /readyz 200 within ${FAILOVER_BOUND_MS} ms of the kill`);
         check.expect(clusterAgainMs >= 0, `cluster:replicas not complete again within ${FAILOVER_BOUND_MS} ms of the kill`);
         for (const [i, answer] of answers.entries()) {
@@ -115,7 +131,7 @@ function failoverScenario(name: string, mode: Exclude<RedisMode, 'standalone'>):
           failures: check.failures,
           metrics: {
             adapter: topology.options.adapter,
-            killed,
+            [fault === 'kill' ? 'killed' : 'newMaster']: killed,
             clients: clients.length,
             readyAgainMs,
             notReadyMsMax: Math.max(0, ...notReady.values()),
@@ -163,3 +179,4 @@ export function resumedAfter(probes: readonly { key: string; sentAt: number; acc
 
 export const redisFailover = failoverScenario('redis-failover', 'sentinel');
 export const redisClusterFailover = failoverScenario('redis-cluster-failover', 'cluster');
+export const redisSwitchover = failoverScenario('redis-switchover', 'sentinel', 'switchover');

@@ -154,6 +154,11 @@ export class LocalTopology implements Topology {
     await this.redis.reviveKilled();
   }
 
+  async forceRedisSwitchover(): Promise<string> {
+    if (!this.redis.switchover) throw new Error(`a forced switchover needs --redis sentinel (this topology runs ${this.redis.mode})`);
+    return this.redis.switchover();
+  }
+
   async partitionFromRedis(replicaId: string): Promise<() => Promise<void>> {
     const pid = this.requireReplica(replicaId).process?.pid;
     if (pid === undefined) throw new Error(`${replicaId} is not running`);

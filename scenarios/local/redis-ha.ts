@@ -37,8 +37,13 @@ export interface LocalRedis {
    * `key`'s slot) and resolve with its host:port once it has exited.
    */
   killMaster(key?: string): Promise<string>;
-  /** Start what killMaster killed again; resolves once it has rejoined as a replica. */
+  /** Start what killMaster killed again; resolves once it has rejoined as a replica (and the group has settled). */
   reviveKilled(): Promise<void>;
+  /**
+   * Sentinel only: `SENTINEL FAILOVER` (an operator's switchover: the master
+   * is demoted, not killed); resolves with the new master's host:port.
+   */
+  switchover?(): Promise<string>;
   down(): Promise<void>;
 }
 
@@ -221,6 +226,18 @@ async function sentinelGroup(logDir: string): Promise<LocalRedis> {
       }
       killed.clear();
       await waitForSentinelQuorum(sentinelPorts, await currentMasterPort());
+    },
+    switchover: async () => {
+      const before = await currentMasterPort();
+      await redisCommand(sentinelPorts[0]!, ['SENTINEL', 'FAILOVER', SENTINEL_MASTER_NAME]);
+      const after = await waitFor(
+        async () => {
+          const port = await currentMasterPort();
+          return port !== before ? port : undefined;
+        },
+        { what: 'SENTINEL FAILOVER to name a new master', timeoutMs: SETTLE_TIMEOUT_MS, intervalMs: 100 },
+      );
+      return `127.0.0.1:${after}`;
     },
     down: () => stopAll(stoppable()),
   };
