@@ -73,6 +73,8 @@ function failoverScenario(name: string, mode: Exclude<RedisMode, 'standalone'>, 
         }
 
         // The gap as the replicas see it: some /readyz 503, then every one 200 again.
+        // kill: until the process has exited; switchover: until the sentinels name the new master.
+        const faultMs = Math.round(performance.now() - killedAt);
         const sawGap = await waitFor(() => readyz.seen().size > 0, {
           what: 'some replica /readyz to answer 503 after the kill',
           timeoutMs: 10_000,
@@ -133,6 +135,7 @@ function failoverScenario(name: string, mode: Exclude<RedisMode, 'standalone'>, 
             adapter: topology.options.adapter,
             [fault === 'kill' ? 'killed' : 'newMaster']: killed,
             clients: clients.length,
+            faultMs,
             readyAgainMs,
             notReadyMsMax: Math.max(0, ...notReady.values()),
             replicasNotReady: notReady.size,
