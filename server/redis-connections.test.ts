@@ -2,8 +2,9 @@
  * RedisConnections against a real redis-server: the PING watchdog notices a
  * connection whose packets are dropped (iptables, so root only) within its
  * bound, reports it unresponsive, calls onLost once after lostAfterMs, and
- * is ready again once the network heals. Every rule and process it started
- * is removed, even on failure.
+ * is ready again once the network heals; and it does not mistake a blocking
+ * read (the streams adapter's idle XREAD BLOCK) for a dead connection. Every
+ * rule and process it started is removed, even on failure.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -63,6 +64,33 @@ test('a silently dropped connection is unresponsive within interval + timeout, l
   } finally {
     if (heal) await heal();
     await removePartitionRules();
+    await connections.close();
+    await redis.stop();
+  }
+  assert.equal(liveManagedCount(), 0);
+});
+
+test('an idle blocking XREAD (streams adapter) does not make its connection unresponsive', async () => {
+  const redis = await startRedisServer();
+  const connections = new RedisConnections({
+    target: { mode: 'standalone', url: redis.url },
+    logger: createLogger({ level: 'silent', replica: 'test' }),
+    pingIntervalMs: PING_INTERVAL_MS,
+    pingTimeoutMs: PING_TIMEOUT_MS,
+  });
+  try {
+    const main = connections.create('main');
+    const reader = main.duplicate();
+    await reader.connect();
+    await waitFor(() => connections.ready, { what: 'both connections ready', timeoutMs: 5000 });
+    const states: string[] = [];
+    const sampler = setInterval(() => states.push(...Object.values(connections.states())), 100);
+    // Two idle reads, each blocking far longer than the PING timeout, as the adapter's loop does.
+    for (let i = 0; i < 2; i++) await reader.xRead({ key: 'wsk-test-stream', id: '$' }, { BLOCK: 4 * PING_TIMEOUT_MS });
+    clearInterval(sampler);
+    assert.ok(states.length > 20, `sampled ${states.length} states`);
+    assert.deepEqual([...new Set(states)], ['ready'], 'a blocked reader was reported not ready');
+  } finally {
     await connections.close();
     await redis.stop();
   }

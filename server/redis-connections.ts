@@ -164,11 +164,24 @@ interface Tracked {
   probeSentAt: number | undefined;
   /** True after a PING went unanswered for pingTimeoutMs, until one is answered. */
   unresponsive: boolean;
+  /** Blocking reads in flight (the streams adapter's XREAD BLOCK) and since when the oldest is out. */
+  blocking: number;
+  blockingSince: number | undefined;
   /** Whether connect() has resolved once; `opened` settles then. */
   isOpened: boolean;
   opened: Promise<void>;
   markOpened: () => void;
 }
+
+/**
+ * Blocking reads: a PING queued behind one waits for it (the streams
+ * adapter's XREAD blocks up to 5 s when idle), so a connection with one in
+ * flight is not PINGed; it is unresponsive only if the read itself overruns
+ * its block time (BLOCKING_READ_BOUND_MS) by the PING timeout.
+ */
+const BLOCKING_READS = new Set<PropertyKey>(['xRead', 'XREAD', 'xReadGroup', 'XREADGROUP']);
+/** The streams adapter's `blockTimeInMs` default, which wsk does not change. */
+export const BLOCKING_READ_BOUND_MS = 5000;
 
 /**
  * Members that must act at once even before the first connection: events,
@@ -283,6 +296,13 @@ export class RedisConnections {
     const now = performance.now();
     for (const t of this.#tracked) {
       if (t.state === 'closed') continue;
+      if (t.blocking > 0 && t.probeSentAt === undefined) {
+        if (t.blockingSince !== undefined && now - t.blockingSince >= BLOCKING_READ_BOUND_MS + timeoutMs && !t.unresponsive) {
+          t.unresponsive = true;
+          this.#options.logger.warn({ redis: t.name, timeoutMs: BLOCKING_READ_BOUND_MS + timeoutMs }, 'redis connection unresponsive: blocking read overran');
+        }
+        continue;
+      }
       if (t.probeSentAt !== undefined) {
         if (now - t.probeSentAt >= timeoutMs && !t.unresponsive) {
           t.unresponsive = true;
@@ -367,6 +387,8 @@ export class RedisConnections {
       failures: 0,
       probeSentAt: undefined,
       unresponsive: false,
+      blocking: 0,
+      blockingSince: undefined,
       isOpened: false,
       opened,
       markOpened: () => markOpened(),
@@ -439,7 +461,21 @@ export class RedisConnections {
                 return this.#guard(this.#track(`${tracked.name}-dup${duplicates}`, copy));
               }
             : (...args: unknown[]) => {
+                if (BLOCKING_READS.has(property)) {
+                  tracked.blocking += 1;
+                  tracked.blockingSince ??= performance.now();
+                }
                 const result: unknown = call(...args);
+                if (BLOCKING_READS.has(property)) {
+                  const done = (answered: boolean) => {
+                    tracked.blocking -= 1;
+                    tracked.blockingSince = tracked.blocking > 0 ? performance.now() : undefined;
+                    // A read that came back is an answer.
+                    if (answered && tracked.unresponsive && tracked.probeSentAt === undefined) tracked.unresponsive = false;
+                  };
+                  if (result instanceof Promise) result.then(() => done(true), () => done(false));
+                  else done(true);
+                }
                 if (result instanceof Promise) result.catch((error: unknown) => onRejected(String(property), error));
                 // Chaining calls (client.on(...).on(...)) keep going through the guard.
                 return result === target ? proxy : result;
