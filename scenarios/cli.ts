@@ -32,7 +32,7 @@ async function main(): Promise<number> {
       redis: options.redis,
       ...(options.logDir ? { logDir: options.logDir } : {}),
     });
-    log(`up: proxy ${topology.endpoints().proxyUrl}`);
+    log(`up: proxy ${topology.endpoints().proxyUrl}${topology.describeRedis ? `; redis ${topology.describeRedis()}` : ''}`);
     const results = await runScenarios(topology, scenarios, {
       clients: options.clients,
       log,

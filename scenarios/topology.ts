@@ -83,6 +83,8 @@ export interface Topology extends AsyncDisposable {
   killRedisMaster?(key?: string): Promise<string>;
   /** Start the Redis nodes killRedisMaster killed; resolves once they are back as replicas. */
   reviveRedisNodes?(): Promise<void>;
+  /** Where Redis is, for a person (e.g. the sentinels to force a failover on from outside). */
+  describeRedis?(): string;
   /** Sentinel: a switchover forced by an operator (`SENTINEL FAILOVER`); resolves with the new master. */
   forceRedisSwitchover?(): Promise<string>;
   /**

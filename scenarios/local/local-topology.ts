@@ -154,6 +154,13 @@ export class LocalTopology implements Topology {
     await this.redis.reviveKilled();
   }
 
+  describeRedis(): string {
+    const env = this.redis.replicaEnv;
+    if (this.redis.mode === 'sentinel') return `sentinel: sentinels ${env.REDIS_SENTINELS}, master name ${env.REDIS_SENTINEL_MASTER}`;
+    if (this.redis.mode === 'cluster') return `cluster: nodes ${env.REDIS_CLUSTER_NODES}`;
+    return `standalone: ${this.redis.url}`;
+  }
+
   async forceRedisSwitchover(): Promise<string> {
     if (!this.redis.switchover) throw new Error(`a forced switchover needs --redis sentinel (this topology runs ${this.redis.mode})`);
     return this.redis.switchover();
