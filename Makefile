@@ -8,14 +8,21 @@ PROXY    ?= haproxy
 ADAPTER  ?= redis
 N        ?= 3
 STACK    ?= wsk
+TOPOLOGY ?= both
 COMPOSE  ?= docker compose
-TESTS    := $(shell find server client scenarios test bench -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
+# The private engine `make engine` started, if it runs (else the user's own,
+# or none): every Docker target below talks to it without an export.
+ENGINE_HOST := $(shell bash scripts/docker-engine.sh status 2>/dev/null | sed -n 's/^export DOCKER_HOST=//p')
+ifneq ($(ENGINE_HOST),)
+export DOCKER_HOST := $(ENGINE_HOST)
+endif
+TESTS    := $(shell find server client scenarios test bench scripts -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup scenarios bench test typecheck lint unit check demo up down scale logs deploy undeploy
+.PHONY: help setup scenarios bench test typecheck lint unit check demo up down scale logs deploy undeploy engine engine-stop images docker-scenarios ci
 
 help: ## List every target
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
 
 setup: ## Install npm packages (npm ci) and, when missing, redis-server, haproxy, nginx, docker-compose, chromium
 	@bash scripts/setup.sh
@@ -37,14 +44,32 @@ lint: ## Biome
 unit: ## All tests (unit and integration against real processes)
 	$(NODE) --test $(TESTS)
 
-check: ## Validate haproxy.cfg, the nginx template, docker-compose.yml and the Swarm stack statically
+check: ## Validate haproxy.cfg, the nginx template, docker-compose.yml, the Swarm stack and the k8s overlays statically
 	@bash scripts/check.sh
 
 demo: setup ## Keep a local stack running and print its URLs; open the printed demo URL in a browser (Ctrl-C stops it)
 	$(NODE) scenarios/stack-cli.ts up --replicas $(REPLICAS) --proxy $(PROXY) --adapter $(ADAPTER)
 
-up: ## Docker Compose: build and start the stack with N server replicas (needs .env, see .env.example)
+docker-scenarios: setup ## Every scenario on a real Docker engine (TOPOLOGY=compose|swarm|both, PROXY=haproxy|nginx|both); starts a private engine when none answers
+	TOPOLOGY=$(TOPOLOGY) PROXY=$(PROXY) ADAPTER=$(ADAPTER) REPLICAS=$(REPLICAS) CLIENTS=$(CLIENTS) ARGS='$(ARGS)' bash scripts/docker-scenarios.sh
+
+ci: ## What CI runs (.ci/run): the Docker suites (Compose with both proxies, Swarm), then make test
+	bash .ci/run
+
+engine: ## Start a private Docker engine (root; installs docker.io, Compose v2, debootstrap when missing)
+	@bash scripts/docker-engine.sh start >/dev/null && echo "engine: running; make up / deploy use it (or: eval \"\$$(bash scripts/docker-engine.sh status)\")"
+
+engine-stop: ## Stop the private engine and everything it ran (images stay cached)
+	@bash scripts/docker-engine.sh stop
+
+images: ## Pull the pinned images, or build stand-ins from Debian packages where no registry answers
+	@bash stand-ins/build.sh
+
+up: images .env ## Docker Compose: build and start the stack with N server replicas (writes .env with random secrets if missing)
 	$(COMPOSE) up -d --build --wait --scale server=$(N)
+
+.env:
+	@bash scripts/make-env.sh
 
 down: ## Docker Compose: stop and remove the stack
 	$(COMPOSE) --profile nginx down -v --remove-orphans
@@ -55,8 +80,8 @@ scale: ## Docker Compose: scale the server to N replicas (make scale N=5)
 logs: ## Docker Compose: follow the logs
 	$(COMPOSE) logs -f --tail=100
 
-deploy: ## Docker Swarm: deploy stack/docker-stack.yml as STACK (secrets must exist, see README)
-	docker stack deploy --detach=false -c stack/docker-stack.yml $(STACK)
+deploy: ## Docker Swarm: deploy stack/docker-stack.yml as STACK (creates missing secrets; builds the image unless WSK_SERVER_IMAGE)
+	STACK=$(STACK) bash scripts/deploy.sh
 
 undeploy: ## Docker Swarm: remove the stack
 	docker stack rm $(STACK)

@@ -65,3 +65,9 @@ test('--redis picks the Redis mode; sentinel and cluster only on the local topol
   assert.throws(() => parseRunnerArgs(['--redis', 'sentinal']), UsageError);
   assert.throws(() => parseRunnerArgs(['--redis', 'cluster', '--topology', 'compose']), /--redis: sentinel and cluster run on the local topology only/);
 });
+
+test('--topology k8s selects the Kubernetes driver; WSK_TOPOLOGY too', () => {
+  assert.equal(parseRunnerArgs(['--topology', 'k8s']).topology, 'k8s');
+  assert.equal(parseRunnerArgs([], { WSK_TOPOLOGY: 'k8s' }).topology, 'k8s');
+  assert.throws(() => parseRunnerArgs(['--topology', 'kubernetes']), UsageError);
+});

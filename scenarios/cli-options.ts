@@ -12,7 +12,7 @@ export const DEFAULTS = {
 } as const;
 
 const schema = z.object({
-  topology: z.enum(['local', 'compose', 'swarm']),
+  topology: z.enum(['local', 'compose', 'swarm', 'k8s']),
   proxy: z.enum(['haproxy', 'nginx']),
   adapter: z.enum(['redis', 'redis-sharded', 'redis-streams']),
   redis: z.enum(['standalone', 'sentinel', 'cluster']),
@@ -32,7 +32,7 @@ export class UsageError extends Error {
   readonly code = 'USAGE';
 }
 
-export const SCENARIOS_USAGE = `usage: npm run scenarios -- [--topology local|compose|swarm] [--proxy haproxy|nginx]
+export const SCENARIOS_USAGE = `usage: npm run scenarios -- [--topology local|compose|swarm|k8s] [--proxy haproxy|nginx]
        [--adapter redis|redis-sharded|redis-streams] [--redis standalone|sentinel|cluster] [--replicas N] [--clients N]
        [--only a,b] [--json FILE] [--log-dir DIR]`;
 

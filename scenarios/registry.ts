@@ -12,6 +12,7 @@ import { redisClusterFailover, redisFailover, redisSwitchover } from './cases/re
 import { redisRestart } from './cases/redis-restart.ts';
 import { observe } from './cases/observe.ts';
 import { partition } from './cases/partition.ts';
+import { rollingUpdate } from './cases/rolling-update.ts';
 import { rooms } from './cases/rooms.ts';
 import { scale } from './cases/scale.ts';
 import { securityDefaults } from './cases/security-defaults.ts';
@@ -38,6 +39,7 @@ export const SCENARIOS: readonly Scenario[] = [
   fetchAfterKill,
   recovery,
   noCookieControl,
+  rollingUpdate,
 ];
 
 export function scenarioNames(): string[] {

@@ -51,3 +51,14 @@ export class Checks {
 export function skipped(reason: string): Omit<ScenarioResult, 'name' | 'durationMs'> {
   return { ok: true, failures: [], metrics: {}, skipped: reason };
 }
+
+/**
+ * Why a scenario that must place clients on several replicas cannot, or
+ * undefined when it can: Nginx's ip_hash spreads clients by source address
+ * only, and some topologies hide those addresses from it.
+ */
+export function spreadUnavailable(topology: Topology): string | undefined {
+  const hidden = topology.endpoints().clientAddressesHidden;
+  if (topology.options.proxy !== 'nginx' || !hidden) return undefined;
+  return `ip_hash cannot spread clients here: ${hidden}`;
+}

@@ -2,20 +2,29 @@
  * `npm run stack -- up [--replicas N] [--proxy haproxy|nginx] [--adapter …]`:
  * keep a local topology running for a person to poke at (curl, the client
  * CLI, a browser), print where everything is, and stop it all on Ctrl-C.
+ * The replica settings in the environment (PING_INTERVAL_MS, CORS_ORIGINS,
+ * AUTH_*, RATE_LIMIT_*, …) reach every replica, as Compose's `environment:`
+ * would pass them; a bad one stops `up` with the replica's own message.
  */
 import { parseRunnerArgs, UsageError } from './cli-options.ts';
 import { driverFor } from './drivers.ts';
+import { describeReplicaEnv, replicaEnvFrom, TOPOLOGY_OWNED_VARIABLES } from './local/replica-env.ts';
 import { installShutdown } from './shutdown.ts';
 import type { Topology } from './topology.ts';
 
 const log = (message: string) => process.stderr.write(`${message}\n`);
-const USAGE = 'usage: npm run stack -- up [--replicas N] [--proxy haproxy|nginx] [--adapter redis|redis-sharded|redis-streams] [--log-dir DIR]';
+const USAGE =
+  'usage: [REPLICA_SETTING=value …] npm run stack -- up [--replicas N] [--proxy haproxy|nginx] [--adapter redis|redis-sharded|redis-streams] [--log-dir DIR]';
 
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
   if (command !== 'up') throw new UsageError(`unknown command "${command ?? ''}"`);
   const options = parseRunnerArgs(rest, process.env);
   if (options.topology !== 'local') throw new UsageError('stack up runs the local topology; use `make up` or `make deploy` for Docker');
+  const replicaEnv = replicaEnvFrom(process.env);
+  if (replicaEnv.ignored.length > 0) {
+    log(`stack: ignoring ${replicaEnv.ignored.join(', ')}: the local stack sets ${[...TOPOLOGY_OWNED_VARIABLES].join(', ')} itself`);
+  }
   let topology: Topology | undefined;
   installShutdown(async () => topology?.down(), log);
   topology = await (await driverFor('local')).up({
@@ -23,6 +32,7 @@ async function main(): Promise<void> {
     proxy: options.proxy,
     replicas: options.replicas,
     adapter: options.adapter,
+    replicaEnv: replicaEnv.env,
     ...(options.logDir ? { logDir: options.logDir } : {}),
   });
   const { proxyUrl, statsUrl, replicas, redisUrl } = topology.endpoints();
@@ -38,6 +48,7 @@ async function main(): Promise<void> {
       ...(statsUrl ? [`stats:    ${statsUrl}`] : []),
       `redis:    ${redisUrl ?? '-'}`,
       ...replicas.map((r) => `replica:  ${r.id} ${r.url}   (${r.url}/metrics)`),
+      `settings: ${describeReplicaEnv(replicaEnv.env)}   (ADAPTER=${options.adapter})`,
       ...(logDir ? [`logs:     ${logDir}`] : []),
       'Ctrl-C stops everything.',
       '',

@@ -4,7 +4,7 @@
  * returns a started handle, or tears down whatever it started and rethrows.
  */
 
-export type TopologyKind = 'local' | 'compose' | 'swarm';
+export type TopologyKind = 'local' | 'compose' | 'swarm' | 'k8s';
 export type ProxyKind = 'haproxy' | 'nginx';
 export type AdapterKind = 'redis' | 'redis-sharded' | 'redis-streams';
 /** How the replicas reach Redis (server/config.ts REDIS_MODE). */
@@ -41,6 +41,18 @@ export interface Endpoints {
   replicas: ReplicaEndpoint[];
   /** redis:// URL of the shared Redis, when reachable from the runner. */
   redisUrl?: string;
+  /**
+   * False when the runner cannot open sockets to the replica URLs (Swarm's
+   * overlay network): scenarios then connect through the proxy only, and
+   * plain GETs (/readyz, /metrics) go through Topology.httpGet.
+   */
+  replicasReachable?: boolean;
+  /**
+   * Set (to the reason) when the proxy cannot see the clients' own source
+   * addresses: behind Docker's published port, Nginx sees every client as
+   * the bridge gateway, so ip_hash sends them all to one replica.
+   */
+  clientAddressesHidden?: string;
 }
 
 export type ReplicaSignal = 'SIGKILL' | 'SIGTERM';
@@ -53,6 +65,31 @@ export interface ProxyServerState {
   up: boolean;
   /** The proxy's own words, e.g. "DOWN 1/2", "MAINT (resolution)". */
   rawStatus: string;
+  /**
+   * Whether the slot's last health check passed. False for a slot UP only
+   * because its address just arrived from DNS (HAProxy < 3.1 starts such a
+   * slot UP before its first check); absent where the proxy reports none.
+   */
+  checked?: boolean;
+}
+
+/** How a rolling update changes the replicas: same spec re-deployed, or a new image. */
+export type RolloutChange = 'force' | 'image';
+
+export interface RolloutReport {
+  change: RolloutChange;
+  /** Replica ids whose task was replaced (new container) by the update. */
+  replaced: string[];
+  /** From the update command to its convergence (the orchestrator's own pacing included). */
+  durationMs: number;
+}
+
+/** A second proxy on the same replicas, running a variant of haproxy/haproxy.cfg (negative controls). */
+export interface ProxyVariant extends AsyncDisposable {
+  url: string;
+  /** The proxy's process id where the runner started it (local); absent in a container. */
+  readonly pid?: number | undefined;
+  stop(): Promise<void>;
 }
 
 export interface Topology extends AsyncDisposable {
@@ -72,6 +109,25 @@ export interface Topology extends AsyncDisposable {
    * proxy keeps no such state (open-source Nginx has no active health checks).
    */
   proxyServerStates?(): Promise<ProxyServerState[] | undefined>;
+  /**
+   * Start a second HAProxy in front of the same replicas, with the config
+   * `transform` derives from haproxy/haproxy.cfg (e.g. without the cookie),
+   * routing to every replica when it resolves. Absent where the driver
+   * cannot run one.
+   */
+  startHaproxyVariant?(name: string, transform: (config: string) => string): Promise<ProxyVariant>;
+  /**
+   * Replace every replica through the orchestrator's own rolling update
+   * (Swarm: `docker service update`, by the stack's update_config), then
+   * wait until the proxy routes to the new set. Absent where there is none.
+   */
+  rollingUpdate?(change: RolloutChange): Promise<RolloutReport>;
+  /**
+   * GET a URL on the topology's network from inside it (a replica's /readyz
+   * or /metrics), where the runner itself has no route there. Absent: the
+   * runner's own fetch reaches it.
+   */
+  httpGet?(url: string, options?: { headers?: Readonly<Record<string, string>>; timeoutMs?: number }): Promise<{ status: number; body: string }>;
   /** Stop / start a dependency the replicas share. */
   stopDependency(name: 'redis'): Promise<void>;
   startDependency(name: 'redis'): Promise<void>;

@@ -12,6 +12,10 @@
 #   docker-stack.yml     docker stack config (offline)
 #   Dockerfile           pinned base, non-root USER, HEALTHCHECK, init
 #   tsconfig.build.json  emits dist/server/main.js from server/ alone
+#   k8s/overlays/*       kubectl kustomize renders each; every object checked
+#                        against the Kubernetes schema, for unknown fields,
+#                        and by the drain/affinity/scaling rules
+#                        (scripts/k8s-check/)
 #   secrets              no .env.example placeholder or secret default anywhere
 #
 # Run from anywhere; it checks the tree it lives in (scripts/..).
@@ -72,6 +76,10 @@ else
   check "haproxy -c haproxy/haproxy.cfg (compose: server @ 127.0.0.11)" haproxy_check server 127.0.0.11:53 '*:8080'
   check "haproxy -c haproxy/haproxy.cfg (swarm: tasks.server @ 127.0.0.11)" haproxy_check tasks.server 127.0.0.11:53 '*:8080'
   check "haproxy -c haproxy/haproxy.cfg (local: loopback DNS)" haproxy_check replicas.wsk.test 127.0.0.1:15353 127.0.0.1:18080
+  # What the k8s HAProxy overlay's command passes: the headless Service's
+  # fully qualified name and the cluster DNS from resolv.conf.
+  check "haproxy -c haproxy/haproxy.cfg (k8s: server-headless.wsk.svc.cluster.local @ 10.96.0.10)" \
+    haproxy_check server-headless.wsk.svc.cluster.local 10.96.0.10:53 '*:8080'
   # Every variable haproxy.cfg reads must be set by both Docker files, or
   # HAProxy would start with an empty cookie key / bind address there.
   for file in docker-compose.yml stack/docker-stack.yml; do
@@ -266,6 +274,23 @@ else
     if [ -n "$outside" ]; then echo "server/ imports files outside server/ (not in the image):"; echo "$outside"; return 1; fi
   }
   check "tsc -p tsconfig.build.json emits dist/server/main.js (server/ only)" build_emits
+fi
+
+# --- Kubernetes ----------------------------------------------------------------
+# Offline: kubectl's built-in kustomize renders, the pinned kubernetes-models
+# validators check the schema, scripts/k8s-check/ the unknown fields and the
+# rules (probes, drain vs grace period, selectors, ports, headless Service...).
+if [ ! -d k8s/overlays ]; then
+  skip "k8s/overlays" "no Kubernetes manifests yet"
+elif ! have kubectl; then
+  fail "k8s/overlays" "kubectl is not installed (it renders the overlays; see k8s/README.md)"
+elif [ ! -d node_modules/kubernetes-models ]; then
+  fail "k8s/overlays" "node_modules/kubernetes-models missing (npm ci)"
+else
+  for overlay in k8s/overlays/*/; do
+    overlay=${overlay%/}
+    check "kustomize + schema + strict keys + rules: $overlay" node --import tsx scripts/k8s-check/cli.ts "$overlay"
+  done
 fi
 
 # --- Secrets -------------------------------------------------------------------

@@ -17,6 +17,12 @@ if [ "${WSK_BROWSER_TESTS:-1}" = 1 ]; then
   command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || need+=(chromium)
 fi
 
+# `make check` renders k8s/overlays with kubectl's built-in kustomize (5.x,
+# kubectl >= 1.27). Debian's kubernetes-client is 1.20 - too old for the
+# `labels` field - so it is not installed here: install kubectl from the
+# Kubernetes project's packages. check.sh fails while it is missing.
+command -v kubectl >/dev/null || echo "setup: kubectl (>= 1.27) is missing: make check will fail on k8s/ (see k8s/README.md)" >&2
+
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "setup: installing ${need[*]} with apt-get"

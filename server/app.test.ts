@@ -366,9 +366,9 @@ for (const adapter of ADAPTERS) {
         assert.equal(ready.body?.reason, 'draining');
         assert.equal((await fetch(`${urlC}/healthz`)).status, 200, 'still alive while draining');
 
-        // A new Engine.IO handshake is refused; existing sessions keep working during the delay.
+        // A new Engine.IO handshake is refused (503: not now, try elsewhere); existing sessions keep working during the delay.
         const handshake = await fetch(`${urlC}/socket.io/?EIO=4&transport=polling`);
-        assert.equal(handshake.status, 403);
+        assert.equal(handshake.status, 503);
         assert.match(await handshake.text(), /draining/);
         await assert.rejects(connect('late', urlC, { transports: ['websocket'] }), /could not connect/);
         const stillThere = await polling.socket.emitWithAck('whoami');

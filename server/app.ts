@@ -3,13 +3,14 @@ import type { AddressInfo } from 'node:net';
 import { Server, type ServerOptions } from 'socket.io';
 import { createAdapterSetup } from './adapter.ts';
 import { type Config, describeConfig } from './config.ts';
-import { type HandshakeGuard, handshakeRefusal } from './handshake-guard.ts';
+import { ENGINE_ERRORS, type HandshakeGuard, type HandshakeRefusal, handshakeRefusal } from './handshake-guard.ts';
 import { registerHandlers } from './handlers.ts';
 import { type AppPhase, computeReadiness, healthRoutes } from './health.ts';
 import { createRouter, type Routes } from './http-router.ts';
 import { createLogger, type Logger } from './logger.ts';
 import type { ReadyReply } from './protocol.ts';
 import { RedisConnections, type RedisTarget } from './redis-connections.ts';
+import { refuseHandshake } from './refuse-handshake.ts';
 import { securityFor } from './security.ts';
 import type { ReplicaServer, ReplicaSocket } from './socket-types.ts';
 
@@ -33,7 +34,7 @@ export interface AppDeps {
    * single-node baseline only.
    */
   inMemoryAdapter?: boolean;
-  /** Extra handshake checks, after the built-in ones (protocol version, Origin); a string refuses with that reason. */
+  /** Extra handshake checks, after the built-in ones (protocol version, Origin); a refusal is answered as it says. */
   handshakeGuards?: readonly HandshakeGuard[];
 }
 
@@ -63,6 +64,9 @@ export interface AppHandle extends AsyncDisposable {
   /** Close connections, Socket.IO, the HTTP server and Redis. Idempotent; bounded. */
   close(): Promise<void>;
 }
+
+/** Like draining: not the client's fault, another replica would take it (503). */
+const REDIS_UNAVAILABLE: HandshakeRefusal = Object.freeze({ status: 503, code: ENGINE_ERRORS.FORBIDDEN, message: 'redis unavailable' });
 
 /** What the config says about where Redis is. */
 export function redisTarget(config: Config): RedisTarget {
@@ -153,6 +157,9 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   // Origin check, authentication, rate limit: on by configuration, not by the caller.
   const security = securityFor(config, logger);
   const guards = [...security.handshakeGuards, ...(deps.handshakeGuards ?? [])];
+  // Handshakes answered by refuseHandshake: engine.io reports them as its
+  // code 4, which is not what the client was told, so they are logged here.
+  const refused = new WeakSet<IncomingMessage>();
   const options: Partial<ServerOptions> = {
     ...setup.serverOptions,
     adapter: setup.adapter,
@@ -160,13 +167,20 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     pingTimeout: config.pingTimeoutMs,
     maxHttpBufferSize: config.maxHttpBufferSize,
     perMessageDeflate: config.perMessageDeflate,
-    // Engine.io asks only for new sessions; requests of existing ones pass.
+    // Engine.io asks only for new sessions, after its own checks (transport,
+    // method, sid); requests of existing sessions pass. It would answer every
+    // refusal 403 (polling) / 400 (WebSocket), so the refusal is answered
+    // here with its own status; the callback then only feeds engine.io's
+    // connection_error event.
     allowRequest: (req, callback) => {
       // Without Redis a new client would hear nothing from other replicas:
       // send it elsewhere (the proxy's /readyz check does too, Nginx's cannot).
-      const reason = redis.used && !redis.ready ? 'redis unavailable' : handshakeRefusal(req, phase, guards);
-      if (reason === undefined) callback(null, true);
-      else callback(reason, false);
+      const refusal = handshakeRefusal(req, phase, guards) ?? (redis.used && !redis.ready ? REDIS_UNAVAILABLE : undefined);
+      if (refusal === undefined) return callback(null, true);
+      refuseHandshake(req, refusal);
+      refused.add(req);
+      logger.debug({ status: refusal.status, code: refusal.code, message: refusal.message, url: req.url }, 'handshake refused');
+      callback(refusal.message, false);
     },
   };
   // No `cors` option at all by default: no CORS headers, so browsers keep
@@ -194,6 +208,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   io.engine.on(
     'connection_error',
     (error: { code?: number; message?: string; req?: IncomingMessage; context?: unknown }) => {
+      if (error.req && refused.has(error.req)) return;
       logger.debug(
         { code: error.code, message: error.message, context: error.context, url: error.req?.url },
         'engine connection refused',

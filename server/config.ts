@@ -131,7 +131,7 @@ export const DEFAULTS = Object.freeze({
 /** HS256 needs a key of at least 256 bits; 32 characters is the floor (`openssl rand -hex 32` gives 64). */
 export const MIN_JWT_SECRET_LENGTH = 32;
 /** Variables whose values must never appear in an error message or a log line. */
-const SECRET_VARIABLES: ReadonlySet<string> = new Set(['AUTH_JWT_SECRET']);
+export const SECRET_VARIABLES: ReadonlySet<string> = new Set(['AUTH_JWT_SECRET']);
 
 const HOSTNAME_PATTERN = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 /** Printable and space-free: the id shows up in logs, replies and metrics labels. */
@@ -283,6 +283,8 @@ const SCHEMAS = {
 } as const;
 
 type VariableName = keyof typeof SCHEMAS;
+/** Every variable the replica reads: tools that hand a replica its environment (stack up) pass these on. */
+export const CONFIG_VARIABLES: readonly string[] = Object.freeze(Object.keys(SCHEMAS));
 type Parsed = { [K in VariableName]: z.output<(typeof SCHEMAS)[K]> };
 
 /**

@@ -42,8 +42,10 @@ describe('originGuard', () => {
       ['file:///etc/passwd', 'chat.example'],
       ['http://chat.example', ''],
     ]) {
-      const reason = sameOriginOnly(request({ origin: origin!, host: host! }));
-      assert.match(reason ?? '', /^origin ".*" is not allowed/, `${origin} on ${host}`);
+      const refusal = sameOriginOnly(request({ origin: origin!, host: host! }));
+      assert.equal(refusal?.status, 403, `${origin} on ${host}`);
+      assert.equal(refusal?.code, 4, `${origin} on ${host}: engine.io's FORBIDDEN`);
+      assert.match(refusal?.message ?? '', /^origin ".*" is not allowed/, `${origin} on ${host}`);
     }
   });
 
@@ -56,18 +58,24 @@ describe('originGuard', () => {
   });
 
   it('does not echo an unbounded Origin back', () => {
-    const reason = sameOriginOnly(request({ origin: `http://${'x'.repeat(5000)}.example`, host: 'a' }));
-    assert.ok((reason?.length ?? 0) < 300);
+    const refusal = sameOriginOnly(request({ origin: `http://${'x'.repeat(5000)}.example`, host: 'a' }));
+    assert.ok(refusal !== undefined);
+    assert.ok(refusal.message.length < 300, `${refusal.message.length} characters`);
   });
 });
 
 describe('engineVersionGuard', () => {
   const at = (url: string) => ({ url, headers: {} }) as unknown as IncomingMessage;
 
-  it('lets EIO=4 through and refuses every other version, a missing one, and a mixed pair', () => {
+  it('lets EIO=4 through and refuses every other version, a missing one, and a mixed pair with engine.io\'s own 400 code 5', () => {
     assert.equal(engineVersionGuard(at('/socket.io/?EIO=4&transport=websocket')), undefined);
+    assert.equal(engineVersionGuard(at('/socket.io/?EIO=4&EIO=4&transport=polling')), undefined);
     for (const query of ['EIO=3', 'EIO=5', 'EIO=', 'EIO=4.0', 'EIO=abc', '', 'EIO=4&EIO=3', 'EIO=3&EIO=4']) {
-      assert.match(engineVersionGuard(at(`/socket.io/?${query}&transport=polling`)) ?? '', /^unsupported Engine\.IO protocol version/, query);
+      assert.deepEqual(
+        engineVersionGuard(at(`/socket.io/?${query}&transport=polling`)),
+        { status: 400, code: 5, message: 'Unsupported protocol version' },
+        query,
+      );
     }
   });
 });

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { HandshakeGuard } from './handshake-guard.ts';
+import { ENGINE_ERRORS, type HandshakeGuard } from './handshake-guard.ts';
 
 function firstHeader(value: string | string[] | undefined): string | undefined {
   const first = Array.isArray(value) ? value[0] : value;
@@ -45,7 +45,9 @@ export function isSameOrigin(origin: string, req: IncomingMessage): boolean {
  * - Origin equal to one of CORS_ORIGINS, or CORS_ORIGINS is "*": allowed;
  * - Origin naming the host the request was sent to (same origin): allowed;
  * - anything else, including the opaque origin "null" (sandboxed frames,
- *   file:// pages): refused, HTTP 403 (polling) / 400 (WebSocket).
+ *   file:// pages): refused with HTTP 403 on both transports (RFC 6455
+ *   §4.2.2: an unacceptable Origin gets "an appropriate error code (such as
+ *   403 Forbidden)"), Engine.IO code 4 (FORBIDDEN) in the polling body.
  */
 export function originGuard(corsOrigins: readonly string[]): HandshakeGuard {
   const allowed = new Set(corsOrigins);
@@ -53,6 +55,10 @@ export function originGuard(corsOrigins: readonly string[]): HandshakeGuard {
   return (req) => {
     const origin = req.headers.origin;
     if (origin === undefined || any || allowed.has(origin) || isSameOrigin(origin, req)) return undefined;
-    return `origin ${JSON.stringify(origin.slice(0, 200))} is not allowed (same origin only, or CORS_ORIGINS)`;
+    return {
+      status: 403,
+      code: ENGINE_ERRORS.FORBIDDEN,
+      message: `origin ${JSON.stringify(origin.slice(0, 200))} is not allowed (same origin only, or CORS_ORIGINS)`,
+    };
   };
 }

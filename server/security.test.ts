@@ -291,7 +291,7 @@ describe('Origin check on both transports', () => {
       assert.equal(polling.status, 403);
       assert.match((JSON.parse(polling.body) as { message: string }).message, /^origin "http:\/\/evil\.example" is not allowed/);
       const ws = await websocketHandshake(url, evil);
-      assert.equal(ws.status, 400);
+      assert.equal(ws.status, 403);
       assert.match(ws.body, /is not allowed/);
       for (const transport of ['polling', 'websocket'] as const) {
         const refused = await refusal(url, { transports: [transport], extraHeaders: evil });
@@ -314,7 +314,7 @@ describe('Origin check on both transports', () => {
     try {
       assert.equal((await websocketHandshake(url, { origin: 'https://app.example' })).status, 101);
       assert.equal((await pollingHandshake(url, { origin: 'https://app.example' })).status, 200);
-      assert.equal((await websocketHandshake(url, { origin: 'https://evil.example' })).status, 400);
+      assert.equal((await websocketHandshake(url, { origin: 'https://evil.example' })).status, 403);
       assert.equal((await pollingHandshake(url, { origin: 'https://evil.example' })).status, 403);
     } finally {
       await stopApp(app);

@@ -184,4 +184,13 @@ describe('scripts/check.sh', { concurrency: true }, () => {
       /base image not pinned to x\.y\.z: node:20-bookworm-slim/,
     );
   });
+
+  it('fails when a Kubernetes overlay breaks a rule (liveness tied to Redis)', async () => {
+    // Each rule is broken in turn in scripts/k8s-check/*.test.ts; this proves check.sh reports it.
+    await expectFailure(
+      'k8s/base/server-deployment.yaml',
+      (text) => text.replace(/(livenessProbe:\n +httpGet:\n +path: )\/healthz/, '$1/readyz'),
+      /^FAIL {2}kustomize \+ schema \+ strict keys \+ rules: k8s\/overlays\/haproxy\n(.*\n)*.*probes: Deployment\/server livenessProbe must probe \/healthz, not \/readyz/m,
+    );
+  });
 });

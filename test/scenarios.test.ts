@@ -3,19 +3,18 @@
  * 127.0.1.x, the loopback DNS responder and HAProxy running haproxy/haproxy.cfg.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { liveManagedCount } from '../scenarios/lib/managed-process.ts';
-import { REPO_ROOT } from '../scenarios/lib/repo-root.ts';
 import { waitFor } from '../scenarios/lib/wait-for.ts';
 import { LocalTopology } from '../scenarios/local/local-topology.ts';
 import { SCENARIOS } from '../scenarios/registry.ts';
 import { runScenarios } from '../scenarios/run-scenarios.ts';
 import type { ScenarioResult } from '../scenarios/scenario.ts';
+import { runCli } from './support/run-cli.ts';
 import { pidsTagged } from './support/run-tag.ts';
 
 const describe = (r: ScenarioResult) => `${r.name}: ${r.failures.join('; ')} ${JSON.stringify(r.metrics)}`;
@@ -45,29 +44,6 @@ for (const proxy of ['haproxy', 'nginx'] as const) {
     }
     assert.equal(liveManagedCount(), 0, 'processes still running after down()');
   });
-}
-
-function runCli(script: string, args: string[], env: NodeJS.ProcessEnv) {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, script), ...args], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  // On a failed assertion the child is still up: Ctrl-C it (so it stops its
-  // own children), and only SIGKILL it if that does not work in time.
-  after(async () => {
-    if (child.exitCode !== null) return;
-    child.kill('SIGINT');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    await exited;
-    clearTimeout(timer);
-  });
-  return { child, exited, out: () => stdout, err: () => stderr };
 }
 
 test('the CLI writes the documented JSON, exits 0, and leaves no process behind', { timeout: 120_000 }, async () => {

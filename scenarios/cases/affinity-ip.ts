@@ -2,7 +2,7 @@ import { openClient, type WskSocket } from '../../client/connect.ts';
 import { clientSourceAddress } from '../lib/client-address.ts';
 import { probePollingSession } from '../lib/raw-polling.ts';
 import { waitFor } from '../lib/wait-for.ts';
-import { Checks, type Scenario, skipped } from '../scenario.ts';
+import { Checks, type Scenario, skipped, spreadUnavailable } from '../scenario.ts';
 
 const HANDSHAKES_PER_ADDRESS = 3;
 /** Offset so these addresses differ from the ones other scenarios used. */
@@ -20,6 +20,8 @@ export const affinityIp: Scenario = {
   proves:
     'behind Nginx ip_hash a source address (each client in its own /24) always reaches the same replica: across new handshakes, reconnections and cookie-less polling; clients spread over every replica',
   async run({ topology, clients }) {
+    const noSpread = spreadUnavailable(topology);
+    if (noSpread) return skipped(noSpread);
     if (topology.options.proxy !== 'nginx') return skipped('ip_hash affinity is the Nginx proxy (use --proxy nginx)');
     const { proxyUrl, replicas } = topology.endpoints();
     const addresses = Array.from({ length: Math.min(clients, 40) }, (_, i) => clientSourceAddress(FIRST_ADDRESS_INDEX + i));

@@ -1,6 +1,6 @@
 import { byReplica, closeClients, openClients } from '../lib/client-pool.ts';
 import { collectDeliveries, sendProbes } from '../lib/deliveries.ts';
-import { Checks, type Scenario } from '../scenario.ts';
+import { Checks, type Scenario, skipped, spreadUnavailable } from '../scenario.ts';
 
 const PER_SENDER = 3;
 
@@ -8,6 +8,8 @@ export const broadcastScenario: Scenario = {
   name: 'broadcast',
   proves: 'a broadcast sent from a client on each replica reaches every client in the cluster exactly once',
   async run({ topology, clients: count }) {
+    const noSpread = spreadUnavailable(topology);
+    if (noSpread) return skipped(noSpread);
     const { proxyUrl, replicas } = topology.endpoints();
     const clients = await openClients(proxyUrl, count);
     try {

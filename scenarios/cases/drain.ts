@@ -12,8 +12,9 @@ import {
   recordNextWelcome,
   sum,
 } from '../lib/fault-watch.ts';
+import { httpGetOf } from '../lib/http-get.ts';
 import { WaitTimeoutError, waitFor } from '../lib/wait-for.ts';
-import { Checks, type Scenario, skipped } from '../scenario.ts';
+import { Checks, type Scenario, skipped, spreadUnavailable } from '../scenario.ts';
 
 /** The replica's defaults (server/config.ts); a topology's replicaEnv may override them. */
 const DEFAULT_DRAIN_DELAY_MS = 3000;
@@ -30,6 +31,8 @@ export const drain: Scenario = {
   proves:
     'SIGTERM (a rolling restart) drains a replica: /readyz 503 takes it out of the proxy, new clients go elsewhere, its clients move, it exits within its bound; started again it gets clients again',
   async run({ topology, clients: count, log }) {
+    const noSpread = spreadUnavailable(topology);
+    if (noSpread) return skipped(noSpread);
     const { proxyUrl, replicas } = topology.endpoints();
     if (replicas.length < 2) return skipped('needs at least 2 replicas');
     const drainDelayMs = envMs(topology.options.replicaEnv, 'DRAIN_DELAY_MS', DEFAULT_DRAIN_DELAY_MS);
@@ -58,7 +61,7 @@ export const drain: Scenario = {
       stopping.catch(() => undefined);
 
       const notReadyMs = await waitFor(
-        async () => ((await readyzStatus(victim.url)) === 503 ? Math.round(performance.now() - signalledAt) : false),
+        async () => ((await readyzStatus(victim.url, 1000, httpGetOf(topology))) === 503 ? Math.round(performance.now() - signalledAt) : false),
         { what: `${victimId} /readyz to answer 503`, timeoutMs: drainDelayMs + 2000, intervalMs: 20 },
       ).catch(() => -1);
       const markDownMs = await proxyMarkDownMs(topology, victim.address, signalledAt, drainDelayMs + 5000).catch(() => -1);

@@ -5,7 +5,7 @@ import { collectDeliveries, sendProbes } from '../lib/deliveries.ts';
 import { pickVictim, proxyMarkDownMs, recordNextWelcome } from '../lib/fault-watch.ts';
 import { WaitTimeoutError, waitFor } from '../lib/wait-for.ts';
 import { markDownBoundMs, repositoryCheckTiming } from '../local/haproxy-check-timing.ts';
-import { Checks, type Scenario, skipped } from '../scenario.ts';
+import { Checks, type Scenario, skipped, spreadUnavailable } from '../scenario.ts';
 
 /** The issue's expectation with default reconnection settings (1 s delay, 5 s cap). */
 const RECONNECT_EXPECTED_MS = 5000;
@@ -17,6 +17,8 @@ export const failover: Scenario = {
   name: 'failover',
   proves: `kill -9 of a replica under broadcast traffic: its clients are back on survivors within ~${RECONNECT_EXPECTED_MS / 1000} s, the proxy marks it down within its check bound, and every client gets every broadcast afterwards`,
   async run({ topology, clients: count, log }) {
+    const noSpread = spreadUnavailable(topology);
+    if (noSpread) return skipped(noSpread);
     const { proxyUrl, replicas } = topology.endpoints();
     if (replicas.length < 2) return skipped('needs at least 2 replicas');
     const clients = await openClients(proxyUrl, count);

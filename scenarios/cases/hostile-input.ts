@@ -3,7 +3,9 @@ import { DEFAULTS } from '../../server/config.ts';
 import { byReplica, closeClients, openClients, type PooledClient } from '../lib/client-pool.ts';
 import { collectDeliveries, sendProbes } from '../lib/deliveries.ts';
 import { type HostileTarget, playHostileCases } from '../lib/hostile-client.ts';
+import { type HttpGet, httpGetOf } from '../lib/http-get.ts';
 import { generateMalformedCases, MALFORMED_CATEGORIES } from '../lib/malformed-packets.ts';
+import { checkVersionRefusals, UNSUPPORTED_VERSION_ANSWERS } from '../lib/version-refusals.ts';
 import { WaitTimeoutError, waitFor } from '../lib/wait-for.ts';
 import { Checks, type Scenario } from '../scenario.ts';
 import type { ReplicaEndpoint } from '../topology.ts';
@@ -14,11 +16,9 @@ const CASES = 1200;
 const CONCURRENCY = 48;
 const WAIT_MS = 10_000;
 
-async function healthz(url: string): Promise<number> {
+async function healthz(url: string, get: HttpGet): Promise<number> {
   try {
-    const response = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) });
-    await response.body?.cancel();
-    return response.status;
+    return (await get(`${url}/healthz`, { timeoutMs: 2000 })).status;
   } catch {
     return 0;
   }
@@ -29,7 +29,7 @@ async function healthz(url: string): Promise<number> {
  * single message one byte over MAX_HTTP_BUFFER_SIZE. Resolves with how many
  * of them were disconnected for it.
  */
-async function sendOversized(replica: ReplicaEndpoint, limit: number): Promise<number> {
+async function sendOversized(replica: Pick<ReplicaEndpoint, 'id' | 'url'>, limit: number): Promise<number> {
   const offenders: WskSocket[] = [];
   try {
     for (const transport of ['websocket', 'polling'] as const) {
@@ -53,9 +53,12 @@ async function sendOversized(replica: ReplicaEndpoint, limit: number): Promise<n
 export const hostileInput: Scenario = {
   name: 'hostile-input',
   proves:
-    'oversized messages cost only their sender its connection; 1,200 generated malformed Engine.IO/Socket.IO packets over raw WebSocket and polling, at every replica and through the proxy, crash nothing: every replica stays healthy and broadcasts reach every client exactly once',
+    'a missing, unknown or duplicated EIO gets engine.io\'s exact 400 code-5 answer on both transports, at every replica and through the proxy; oversized messages cost only their sender its connection; 1,200 generated malformed Engine.IO/Socket.IO packets over raw WebSocket and polling, at every replica and through the proxy, crash nothing: every replica stays healthy and broadcasts reach every client exactly once',
   async run({ topology, clients: count, log }) {
-    const { proxyUrl, replicas } = topology.endpoints();
+    const { proxyUrl, replicas, replicasReachable = true } = topology.endpoints();
+    // Sockets straight to a replica need a route to it; Swarm's overlay has
+    // none from the runner, so there everything goes through the proxy.
+    const directReplicas = replicasReachable ? replicas : [];
     const seed = Number(process.env.WSK_HOSTILE_SEED ?? DEFAULT_HOSTILE_SEED);
     const limit = Number(topology.options.replicaEnv?.MAX_HTTP_BUFFER_SIZE ?? DEFAULTS.MAX_HTTP_BUFFER_SIZE);
     const check = new Checks();
@@ -65,7 +68,7 @@ export const hostileInput: Scenario = {
     const direct: PooledClient[] = [];
     let viaProxy: PooledClient[] = [];
     try {
-      for (const [i, replica] of replicas.entries()) {
+      for (const [i, replica] of directReplicas.entries()) {
         direct.push(
           ...(await openClients(replica.url, 2, (index) => ({ transports: index % 2 === 0 ? ['websocket'] : ['polling'] }), {
             firstIndex: 1000 + 2 * i,
@@ -77,11 +80,21 @@ export const hostileInput: Scenario = {
 
       // 1. Over maxHttpBufferSize: the sender is cut off, no one else.
       let oversizedDisconnected = 0;
-      for (const replica of replicas) oversizedDisconnected += await sendOversized(replica, limit);
-      check.equal(oversizedDisconnected, replicas.length * 2, 'oversized senders disconnected');
+      const oversizedAt: Pick<ReplicaEndpoint, 'id' | 'url'>[] = replicasReachable ? directReplicas : [{ id: 'proxy', url: proxyUrl }];
+      for (const replica of oversizedAt) oversizedDisconnected += await sendOversized(replica, limit);
+      check.equal(oversizedDisconnected, oversizedAt.length * 2, 'oversized senders disconnected');
 
-      // 2. The malformed set: blocks of every category on both transports, block i to target i mod n.
-      const targets: HostileTarget[] = [...replicas.map((r) => ({ name: r.id, url: r.url })), { name: 'proxy', url: proxyUrl }];
+      const targets: HostileTarget[] = [...directReplicas.map((r) => ({ name: r.id, url: r.url })), { name: 'proxy', url: proxyUrl }];
+
+      // 2. Wrong protocol versions, answered exactly as the protocol requires (the malformed set only asks for *an* answer).
+      const versions = await checkVersionRefusals(targets);
+      for (const line of versions.mismatches) log(`  version refusal: ${line}`);
+      check.expect(
+        versions.mismatches.length === 0,
+        `${versions.mismatches.length} of ${versions.checked} bad-EIO handshakes not answered ${UNSUPPORTED_VERSION_ANSWERS.polling.status} ${UNSUPPORTED_VERSION_ANSWERS.polling.body} (polling) / ${UNSUPPORTED_VERSION_ANSWERS.websocket.body} (WebSocket): ${versions.mismatches.slice(0, 3).join('; ')}`,
+      );
+
+      // 3. The malformed set: blocks of every category on both transports, block i to target i mod n.
       const cases = generateMalformedCases({ seed, count: CASES });
       const block = MALFORMED_CATEGORIES.length * 2;
       const started = performance.now();
@@ -90,13 +103,13 @@ export const hostileInput: Scenario = {
       log(`malformed: ${report.cases} cases, ${report.packets} packets in ${malformedMs} ms; answers ${JSON.stringify(report.answers)}`);
       for (const line of report.unanswered) log(`  unanswered: ${line}`);
 
-      // 3. Everyone still up, every bystander still connected, broadcast still exactly-once everywhere.
+      // 4. Everyone still up, every bystander still connected, broadcast still exactly-once everywhere.
       const after = topology.endpoints().replicas.map((replica) => replica.id);
-      const statuses = await Promise.all(replicas.map((replica) => healthz(replica.url)));
+      const statuses = await Promise.all(replicas.map((replica) => healthz(replica.url, httpGetOf(topology))));
       const healthy = statuses.filter((status) => status === 200).length;
       const crashes = before.filter((id) => !after.includes(id)).length + (replicas.length - healthy);
       const bystanderDisconnects = everyone.flatMap((client) => client.disconnects).length;
-      const groups = byReplica(direct);
+      const groups = byReplica(direct.length > 0 ? direct : viaProxy);
       const senders = [...groups.values()].map((group) => group[0]!);
       const probes = await sendProbes(senders, 2);
       const delivery = await collectDeliveries({ probes, recipients: everyone });
@@ -116,6 +129,8 @@ export const hostileInput: Scenario = {
         failures: check.failures,
         metrics: {
           seed,
+          versionRefusals: versions.checked,
+          versionMismatches: versions.mismatches.length,
           oversizedDisconnected,
           cases: report.cases,
           packets: report.packets,

@@ -1,6 +1,5 @@
 import { measureAffinity } from '../lib/affinity-check.ts';
 import { withoutCookieAffinity } from '../local/cookie-less.ts';
-import { LocalTopology } from '../local/local-topology.ts';
 import { Checks, type Scenario, skipped } from '../scenario.ts';
 
 /**
@@ -12,8 +11,11 @@ export const noCookieControl: Scenario = {
   name: 'no-cookie-control',
   proves: 'the affinity check can fail: the same check through HAProxy without the cookie sees "Session ID unknown"',
   async run({ topology, clients }) {
-    if (!(topology instanceof LocalTopology) || topology.options.proxy !== 'haproxy') {
-      return skipped('needs the local topology with --proxy haproxy');
+    if (topology.options.proxy !== 'haproxy') return skipped('needs --proxy haproxy');
+    if (!topology.startHaproxyVariant) {
+      return skipped(
+        `the ${topology.kind} driver cannot run a second HAProxy beside the stack's; the control is a property of the check and of haproxy.cfg, proven on the local and compose topologies`,
+      );
     }
     if (topology.endpoints().replicas.length < 2) {
       return skipped('needs at least 2 replicas');

@@ -1,5 +1,6 @@
 import { byReplica, closeClients, openClients, type PooledClient } from '../lib/client-pool.ts';
 import { collectDeliveries, sendProbes } from '../lib/deliveries.ts';
+import { type HttpGet, httpGetOf } from '../lib/http-get.ts';
 import { type Sample, sumSamples } from '../lib/prometheus-text.ts';
 import { SCRAPE_TIMEOUT_MS, scrapeMetrics as scrape } from '../lib/scrape-metrics.ts';
 import { waitFor } from '../lib/wait-for.ts';
@@ -16,8 +17,8 @@ const FANOUT_SUM = 'wsk_broadcast_fanout_sum';
 
 type Snapshot = Map<string, Sample[]>;
 
-async function snapshot(replicas: readonly ReplicaEndpoint[]): Promise<Snapshot> {
-  const entries = await Promise.all(replicas.map(async (r) => [r.id, await scrape(`${r.url}/metrics`)] as const));
+async function snapshot(get: HttpGet, replicas: readonly ReplicaEndpoint[]): Promise<Snapshot> {
+  const entries = await Promise.all(replicas.map(async (r) => [r.id, await scrape(`${r.url}/metrics`, {}, get)] as const));
   return new Map(entries);
 }
 
@@ -28,7 +29,7 @@ async function snapshot(replicas: readonly ReplicaEndpoint[]): Promise<Snapshot>
  */
 function haproxyExporter(topology: Topology, endpoints: Endpoints): { url: string; headers: Record<string, string> } | string {
   if (topology.options.proxy !== 'haproxy') return `no HAProxy exporter behind ${topology.options.proxy}`;
-  if (topology.kind !== 'local' || !endpoints.statsUrl) return `the ${topology.kind} topology does not expose HAProxy's stats listener to the runner`;
+  if (!endpoints.statsUrl) return `the ${topology.kind} topology does not expose HAProxy's stats listener to the runner`;
   const stats = new URL(endpoints.statsUrl);
   const auth = `${decodeURIComponent(stats.username)}:${decodeURIComponent(stats.password)}`;
   stats.username = '';
@@ -38,20 +39,17 @@ function haproxyExporter(topology: Topology, endpoints: Endpoints): { url: strin
 }
 
 /**
- * Why the runner cannot scrape the replicas itself, if it cannot. Swarm
- * replicas sit on an overlay network; Compose ones on a bridge the host can
- * usually reach (not from Docker Desktop's VM). Locally they always can, so
- * there a failed scrape is a failure, not a skip.
+ * Why the runner cannot scrape the replicas, if it cannot. Compose replicas
+ * sit on a bridge the host can usually reach (not from Docker Desktop's VM);
+ * Swarm's overlay is read from inside a task (Topology.httpGet). Locally they
+ * always can, so there a failed scrape is a failure, not a skip.
  */
 async function replicasUnreachable(topology: Topology, replicas: readonly ReplicaEndpoint[]): Promise<string | undefined> {
   if (topology.kind === 'local') return undefined;
-  if (topology.kind === 'swarm') {
-    return "the replicas' /metrics are on the stack's overlay network, which the runner cannot reach; scrape them from a container on that network";
-  }
   const first = replicas[0];
   if (!first) return undefined;
   try {
-    await scrape(`${first.url}/metrics`);
+    await scrape(`${first.url}/metrics`, {}, httpGetOf(topology));
     return undefined;
   } catch (error) {
     return `cannot scrape ${first.url}/metrics from the runner (${error instanceof Error ? error.message : String(error)})`;
@@ -89,7 +87,7 @@ export const observe: Scenario = {
       // and all of ours have upgraded (one proxy session each from then on).
       await waitFor(
         async () => {
-          const samples = [...(await snapshot(replicas)).values()].flat();
+          const samples = [...(await snapshot(httpGetOf(topology), replicas)).values()].flat();
           const connected = sumSamples(samples, CONNECTED);
           const upgraded = sumSamples(samples, CONNECTED, { transport: 'websocket' });
           if (connected !== clients.length || upgraded !== connected) {
@@ -103,14 +101,14 @@ export const observe: Scenario = {
           intervalMs: 200,
         },
       );
-      const before = await snapshot(replicas);
+      const before = await snapshot(httpGetOf(topology), replicas);
 
       const senders = [...groups.values()].map((group) => group[0]!);
       const probes = await sendProbes(senders, PER_SENDER);
       const report = await collectDeliveries({ probes, recipients: clients });
       const counted = receivedTotal(clients);
 
-      const after = await snapshot(replicas);
+      const after = await snapshot(httpGetOf(topology), replicas);
       const delta = (replica: string, name: string, where: Record<string, string> = {}) =>
         sumSamples(after.get(replica) ?? [], name, where) - sumSamples(before.get(replica) ?? [], name, where);
       const total = (name: string, where: Record<string, string> = {}) =>
@@ -160,7 +158,7 @@ export const observe: Scenario = {
         metrics.haproxy = `skipped: ${exporter}`;
         log(`HAProxy exporter skipped: ${exporter}`);
       } else {
-        const samples = await scrape(exporter.url, exporter.headers);
+        const samples = await scrape(exporter.url, exporter.headers, httpGetOf(topology));
         const backend = sumSamples(samples, 'haproxy_backend_current_sessions', { proxy: 'replicas' });
         const servers = samples
           .filter((s) => s.name === 'haproxy_server_current_sessions' && s.labels.proxy === 'replicas' && s.value > 0)

@@ -6,8 +6,8 @@ import { closeClients, openClients, type PooledClient } from '../lib/client-pool
 import { collectDeliveries, type SentProbe, sendProbes } from '../lib/deliveries.ts';
 import { pickVictim } from '../lib/fault-watch.ts';
 import { WaitTimeoutError, waitFor } from '../lib/wait-for.ts';
-import { LocalTopology } from '../local/local-topology.ts';
-import { Checks, type MetricValue, type Scenario, skipped } from '../scenario.ts';
+import { driverFor } from '../drivers.ts';
+import { Checks, type MetricValue, type Scenario, skipped, spreadUnavailable } from '../scenario.ts';
 import type { AdapterKind, Topology } from '../topology.ts';
 
 /** Broadcasts sent while the victims are disconnected. */
@@ -44,7 +44,9 @@ async function measure(
   restore: boolean,
 ): Promise<RecoveryOutcome> {
   const { proxyUrl } = topology.endpoints();
-  const clients = await openClients(proxyUrl, count);
+  // One at a time, so leastconn sees each WebSocket before balancing the next
+  // (a burst of handshakes can all land on one replica under load).
+  const clients = await openClients(proxyUrl, count, undefined, { concurrency: 1 });
   const victimId = pickVictim(clients, 'most')!;
   let signalled: Promise<void> | undefined;
   try {
@@ -116,21 +118,27 @@ export const recovery: Scenario = {
   proves:
     'connection state recovery: with redis-streams a client whose replica is stopped reconnects elsewhere with socket.recovered and every broadcast it missed; the pub/sub adapter loses them in the same fault',
   async run({ topology, clients: requested, log }) {
-    if (!(topology instanceof LocalTopology)) return skipped('needs the local topology (it starts a second one for the other adapter)');
+    const noSpread = spreadUnavailable(topology);
+    if (noSpread) return skipped(noSpread);
     if (topology.endpoints().replicas.length < 2) return skipped('needs at least 2 replicas');
     const count = Math.min(requested, CLIENTS);
     const other = counterpartOf(topology.options.adapter);
-    const logDir = join(topology.logDirectory, `recovery-${other}`);
-    await mkdir(logDir, { recursive: true });
-    // The counterpart comes up, and takes the same fault, while the main topology takes it.
-    const counterpart = LocalTopology.up({
-      kind: 'local',
-      proxy: topology.options.proxy,
-      replicas: 2,
-      adapter: other,
-      logDir,
-      ...(topology.options.replicaEnv ? { replicaEnv: topology.options.replicaEnv } : {}),
-    });
+    const parentLogDir = topology.options.logDir ?? ('logDirectory' in topology ? String(topology.logDirectory) : undefined);
+    const logDir = parentLogDir ? join(parentLogDir, `recovery-${other}`) : undefined;
+    if (logDir) await mkdir(logDir, { recursive: true });
+    // The counterpart, a second topology of the same kind (its own Compose
+    // project or Swarm stack there), comes up and takes the same fault
+    // while the main topology takes it.
+    const counterpart = driverFor(topology.kind).then((driver) =>
+      driver.up({
+        kind: topology.kind,
+        proxy: topology.options.proxy,
+        replicas: 2,
+        adapter: other,
+        ...(logDir ? { logDir } : {}),
+        ...(topology.options.replicaEnv ? { replicaEnv: topology.options.replicaEnv } : {}),
+      }),
+    );
     counterpart.catch(() => undefined);
     try {
       const [mainRun, theirRun] = await Promise.allSettled([

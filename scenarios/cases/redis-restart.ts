@@ -4,6 +4,7 @@ import { acceptedBetween, type FlowProbe, startBroadcastFlow, tallyDeliveries } 
 import { byReplica, closeClients, openClients, type PooledClient } from '../lib/client-pool.ts';
 import { collectDeliveries, sendProbes } from '../lib/deliveries.ts';
 import { proxyRoutesTo, readyzStatus } from '../lib/fault-watch.ts';
+import { type HttpGet, httpGetOf } from '../lib/http-get.ts';
 import { sumSamples } from '../lib/prometheus-text.ts';
 import { scrapeMetrics } from '../lib/scrape-metrics.ts';
 import { waitFor } from '../lib/wait-for.ts';
@@ -14,11 +15,11 @@ import type { ReplicaEndpoint } from '../topology.ts';
 const OUTAGE_MS = 3000;
 const READY_TIMEOUT_MS = 20_000;
 
-async function everyReadyz(replicas: readonly ReplicaEndpoint[], status: number, what: string, timeoutMs: number) {
+async function everyReadyz(get: HttpGet, replicas: readonly ReplicaEndpoint[], status: number, what: string, timeoutMs: number) {
   const started = performance.now();
   await waitFor(
     async () => {
-      const codes = await Promise.all(replicas.map((r) => readyzStatus(r.url)));
+      const codes = await Promise.all(replicas.map((r) => readyzStatus(r.url, 1000, get)));
       const off = replicas.flatMap((r, i) => (codes[i] === status ? [] : [`${r.id}=${codes[i]}`]));
       if (off.length > 0) throw new Error(`not yet: ${off.join(', ')}`);
       return true;
@@ -35,9 +36,9 @@ const PUBLISH_ERRORS = 'wsk_adapter_publish_errors_total';
  * Cluster messages whose publish to Redis failed, summed over the replicas,
  * or undefined when a replica's /metrics cannot be read (Docker networks).
  */
-async function publishErrors(replicas: readonly ReplicaEndpoint[]): Promise<number | undefined> {
+async function publishErrors(get: HttpGet, replicas: readonly ReplicaEndpoint[]): Promise<number | undefined> {
   try {
-    const scraped = await Promise.all(replicas.map((r) => scrapeMetrics(`${r.url}/metrics`)));
+    const scraped = await Promise.all(replicas.map((r) => scrapeMetrics(`${r.url}/metrics`, {}, get)));
     return scraped.reduce((sum, samples) => sum + sumSamples(samples, PUBLISH_ERRORS), 0);
   } catch {
     return undefined;
@@ -82,24 +83,24 @@ export const redisRestart: Scenario = {
         what: 'every client to upgrade to WebSocket',
         timeoutMs: 10_000,
       });
-      await everyReadyz(replicas, 200, 'every replica to be ready before the outage', READY_TIMEOUT_MS);
+      await everyReadyz(httpGetOf(topology), replicas, 200, 'every replica to be ready before the outage', READY_TIMEOUT_MS);
       const senders = [...byReplica(clients).values()].map((group) => group[0]!);
       const flow = startBroadcastFlow(() => senders, { intervalMs: 100 });
       await waitFor(() => flow.sent.some((p) => p.accepted), { what: 'the broadcast flow to start', timeoutMs: 5000 });
 
-      const publishErrorsBefore = await publishErrors(replicas);
+      const publishErrorsBefore = await publishErrors(httpGetOf(topology), replicas);
       log(`stopping Redis for ${OUTAGE_MS} ms with broadcasts flowing from ${senders.length} replicas`);
       const stoppedAt = performance.now();
       await topology.stopDependency('redis');
       redisStopped = true;
-      const notReadyMs = await everyReadyz(replicas, 503, 'every replica /readyz to answer 503 without Redis', 10_000).catch(
+      const notReadyMs = await everyReadyz(httpGetOf(topology), replicas, 503, 'every replica /readyz to answer 503 without Redis', 10_000).catch(
         () => -1,
       );
       await sleep(Math.max(0, OUTAGE_MS - (performance.now() - stoppedAt)));
       await topology.startDependency('redis');
       redisStopped = false;
       const restartedAt = performance.now();
-      const readyAgainMs = await everyReadyz(replicas, 200, 'every replica /readyz to answer 200 again', READY_TIMEOUT_MS).catch(
+      const readyAgainMs = await everyReadyz(httpGetOf(topology), replicas, 200, 'every replica /readyz to answer 200 again', READY_TIMEOUT_MS).catch(
         () => -1,
       );
       const readyAt = performance.now();
@@ -121,7 +122,7 @@ export const redisRestart: Scenario = {
       const beforeTally = tallyDeliveries(before, clients);
       const afterTally = tallyDeliveries(after, clients);
       const refused = flowProbes.filter((p) => !p.accepted && p.sentAt >= stoppedAt).length;
-      const publishErrorsAfter = await publishErrors(replicas);
+      const publishErrorsAfter = await publishErrors(httpGetOf(topology), replicas);
       const cutPublishes =
         publishErrorsBefore === undefined || publishErrorsAfter === undefined ? undefined : publishErrorsAfter - publishErrorsBefore;
       // Every accepted probe of the run (refused ones were never broadcast), against the whole window of cut publishes.

@@ -16,6 +16,8 @@ export interface ComposeProject {
 
 export const SERVER_SERVICE = 'server';
 export const REDIS_SERVICE = 'redis';
+/** HAProxy runs in every profile (Nginx is the extra one). */
+export const HAPROXY_SERVICE = 'haproxy';
 export const SERVER_PORT = 3000;
 /** Container ports the proxies listen on (docker-compose.yml). */
 export const PROXY_CONTAINER_PORT = { haproxy: 8080, nginx: 8081 } as const;
@@ -83,4 +85,40 @@ export function startContainerArgs(containerId: string): string[] {
 
 export function inspectArgs(ids: readonly string[]): string[] {
   return ['inspect', ...ids];
+}
+
+/**
+ * A second HAProxy container on the project network (a negative control),
+ * labelled as the project's so `down --remove-orphans` would also catch it.
+ * `-e NAME` without a value takes the value from the CLI's environment: the
+ * run's secrets never appear in argv. The port goes to a free loopback port.
+ */
+export function runProxyVariantArgs(
+  project: ComposeProject,
+  variant: { name: string; image: string; configFile: string; env: readonly string[] },
+): string[] {
+  return [
+    'run',
+    '-d',
+    '--name',
+    variant.name,
+    '--label',
+    `com.docker.compose.project=${project.name}`,
+    '--network',
+    `${project.name}_default`,
+    ...variant.env.flatMap((name) => ['-e', name]),
+    '-v',
+    `${variant.configFile}:/usr/local/etc/haproxy/haproxy.cfg:ro`,
+    '-p',
+    `127.0.0.1::${PROXY_CONTAINER_PORT.haproxy}`,
+    variant.image,
+  ];
+}
+
+export function removeContainerArgs(name: string): string[] {
+  return ['rm', '-f', '-v', name];
+}
+
+export function containerPortArgs(name: string, port: number): string[] {
+  return ['port', name, String(port)];
 }

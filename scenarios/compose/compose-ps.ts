@@ -37,6 +37,10 @@ export interface ContainerDetails {
   running: boolean;
   /** IPv4 address per network name. */
   addresses: Record<string, string>;
+  /** The image as the container was created from it (Config.Image). */
+  image: string;
+  /** Config.Env as NAME → value. */
+  env: Record<string, string>;
 }
 
 export function parseContainerInspect(text: string): ContainerDetails[] {
@@ -48,11 +52,20 @@ export function parseContainerInspect(text: string): ContainerDetails[] {
       const address = stringField(settings as Record<string, unknown>, 'IPAddress');
       if (address) addresses[network] = address;
     }
+    const config = recordField(record, 'Config');
+    const env: Record<string, string> = {};
+    for (const entry of Array.isArray(config.Env) ? config.Env : []) {
+      if (typeof entry !== 'string') continue;
+      const at = entry.indexOf('=');
+      if (at > 0) env[entry.slice(0, at)] = entry.slice(at + 1);
+    }
     return {
       id: stringField(record, 'Id', 'ID'),
-      hostname: stringField(recordField(record, 'Config'), 'Hostname'),
+      hostname: stringField(config, 'Hostname'),
       running: recordField(record, 'State').Running === true,
       addresses,
+      image: stringField(config, 'Image'),
+      env,
     };
   });
 }

@@ -98,11 +98,15 @@ for (const shape of ['lines', 'array'] as const) {
         ['version', '--format', '{{.Server.Version}}'],
         ['compose', 'version', '--short'],
         [...BASE, 'up', '-d', '--build', '--wait', '--scale', 'server=3'],
-        [...BASE, 'ps', '--format', 'json', 'server'],
+        // HAProxy's own address once: its stats listener is on the project network.
+        [...BASE, 'ps', '--format', 'json', 'haproxy'],
       ]);
       assert.equal(upCalls[4]?.[0], 'inspect');
-      assert.equal(upCalls[4]?.length, 4, 'one inspect for the three replicas');
-      assert.deepEqual(upCalls[5], [...BASE, 'port', 'haproxy', '8080']);
+      assert.equal(upCalls[4]?.length, 2, 'one inspect for the HAProxy container');
+      assert.deepEqual(upCalls[5], [...BASE, 'ps', '--format', 'json', 'server']);
+      assert.equal(upCalls[6]?.[0], 'inspect');
+      assert.equal(upCalls[6]?.length, 4, 'one inspect for the three replicas');
+      assert.deepEqual(upCalls[7], [...BASE, 'port', 'haproxy', '8080']);
       const upEnv = (await fake.calls())[2]?.env;
       assert.equal(upEnv?.WSK_HAPROXY_PORT, '18080');
       assert.equal(upEnv?.WSK_RESTART_POLICY, 'no', 'killed replicas must stay down');
@@ -112,6 +116,7 @@ for (const shape of ['lines', 'array'] as const) {
 
       const endpoints = topology.endpoints();
       assert.equal(endpoints.proxyUrl, 'http://127.0.0.1:18080');
+      assert.match(endpoints.statsUrl ?? '', /^http:\/\/admin:[0-9a-f]{48}@172\.20\.0\.2:8404\/stats$/, "the HAProxy container's stats, with the run's credentials");
       assert.equal(endpoints.replicas.length, 3);
       for (const replica of endpoints.replicas) {
         assert.match(replica.id, /^[0-9a-f]{12}$/, 'the container hostname, which REPLICA_ID defaults to');
@@ -227,6 +232,69 @@ describe('compose driver: options and failures', () => {
     await using fake = await useFakeDocker();
     await assert.rejects(driverWith(fake.runner).up({ ...OPTIONS, replicas: 17 }), RangeError);
     assert.deepEqual(await fake.argvs(), []);
+  });
+});
+
+describe('compose driver: HAProxy stats and variants', () => {
+  const csv = [
+    '# pxname,svname,status,addr,cookie,scur,stot,check_status,',
+    'replicas,replica1,UP,172.20.0.11:3000,a,0,0,L7OK,',
+    'replicas,replica2,UP,172.20.0.12:3000,b,0,0,* L7OK,',
+    'replicas,replica3,UP,172.20.0.13:3000,c,0,0,,',
+    'replicas,replica4,MAINT (resolution),,,0,0,,',
+  ].join('\n');
+
+  it('reads the HAProxy container stats with the run credentials and marks unchecked slots', async () => {
+    await using fake = await useFakeDocker();
+    const asked: Array<{ baseUrl: string; user: string; password: string }> = [];
+    const topology = await createComposeDriver({
+      runner: fake.runner,
+      routingProbe: recordingProbe().probe,
+      projectName: () => 'wsk-test',
+      freePort: async () => 18080,
+      statsFetch: async (source) => {
+        asked.push(source);
+        return csv;
+      },
+    }).up(OPTIONS);
+    const states = await topology.proxyServerStates?.();
+    assert.deepEqual(states, [
+      { address: '172.20.0.11', up: true, rawStatus: 'UP', checked: true },
+      { address: '172.20.0.12', up: true, rawStatus: 'UP', checked: true },
+      { address: '172.20.0.13', up: true, rawStatus: 'UP', checked: false },
+      { address: '', up: false, rawStatus: 'MAINT (resolution)', checked: false },
+    ]);
+    assert.equal(asked[0]?.baseUrl, 'http://172.20.0.2:8404');
+    assert.equal(asked[0]?.user, 'admin');
+    assert.match(asked[0]?.password ?? '', /^[0-9a-f]{48}$/);
+    await topology.down();
+  });
+
+  it('runs a variant HAProxy beside the project one: same image and WSK_ environment, secrets never in argv', async () => {
+    await using fake = await useFakeDocker();
+    const routing = recordingProbe();
+    const topology = await driverWith(fake.runner, routing.probe).up(OPTIONS);
+    const mark = (await fake.argvs()).length;
+    const variant = await topology.startHaproxyVariant?.('no-cookie', (config) => config.replace('cookie WSKSRV', '# cookie WSKSRV'));
+    assert.ok(variant);
+    const calls = (await fake.calls()).slice(mark);
+    const run = calls[0]!.argv;
+    assert.deepEqual(run.slice(0, 8), [
+      'run', '-d', '--name', 'wsk-test-haproxy-no-cookie', '--label', 'com.docker.compose.project=wsk-test', '--network', 'wsk-test_default',
+    ]);
+    assert.deepEqual(run.slice(8, 14), ['-e', 'WSK_PROXY_BIND', '-e', 'WSK_SERVICE_NAME', '-e', 'WSK_STATS_PASSWORD']);
+    assert.ok(!run.some((arg) => /[0-9a-f]{48}/.test(arg)), 'no secret value in argv');
+    assert.match(run[15] ?? '', /haproxy-no-cookie\.cfg:\/usr\/local\/etc\/haproxy\/haproxy\.cfg:ro$/);
+    assert.deepEqual(run.slice(16), ['-p', '127.0.0.1::8080', 'haproxy:pinned']);
+    assert.deepEqual(calls[1]?.argv, ['port', 'wsk-test-haproxy-no-cookie', '8080']);
+    assert.equal(variant.url, 'http://127.0.0.1:18180');
+    assert.equal(routing.calls.at(-1)?.url, 'http://127.0.0.1:18180', 'waits until the variant routes');
+    const mark2 = (await fake.argvs()).length;
+    await topology.down();
+    assert.deepEqual((await fake.argvs()).slice(mark2, mark2 + 2), [
+      ['rm', '-f', '-v', 'wsk-test-haproxy-no-cookie'],
+      [...BASE, 'down', '-v', '--remove-orphans'],
+    ], 'the variant goes before the project network');
   });
 });
 

@@ -1,8 +1,9 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createExecRunner, type DockerRunner, runChecked } from '../docker/docker-runner.ts';
 import { requireComposePlugin, requireDockerEngine } from '../docker/engine-check.ts';
+import { DOCKER_STATS_PORT, fetchStatsCsv, type HaproxyStatsSource, proxyStatesFromCsv, statsUrlWithCredentials } from '../docker/haproxy-stats.ts';
 import { type RoutingProbe, waitForProxyRouting } from '../docker/proxy-routing.ts';
 import { randomSecret, uniqueRunName } from '../docker/run-names.ts';
 import { freeTcpPort } from '../lib/free-port.ts';
@@ -10,6 +11,8 @@ import { REPO_ROOT } from '../lib/repo-root.ts';
 import { waitFor } from '../lib/wait-for.ts';
 import type {
   Endpoints,
+  ProxyServerState,
+  ProxyVariant,
   ReplicaEndpoint,
   ReplicaSignal,
   Topology,
@@ -22,10 +25,14 @@ import {
   inspectArgs,
   killContainerArgs,
   logsArgs,
+  containerPortArgs,
+  HAPROXY_SERVICE,
   PROXY_CONTAINER_PORT,
   portArgs,
   psArgs,
   REDIS_SERVICE,
+  removeContainerArgs,
+  runProxyVariantArgs,
   SERVER_PORT,
   SERVER_SERVICE,
   scaleArgs,
@@ -35,7 +42,7 @@ import {
   upArgs,
   waitContainerArgs,
 } from './compose-commands.ts';
-import { type ComposeContainer, containerAddress, parseComposePs, parseContainerInspect, parsePublishedPort, sameContainer } from './compose-ps.ts';
+import { type ComposeContainer, type ContainerDetails, containerAddress, parseComposePs, parseContainerInspect, parsePublishedPort, sameContainer } from './compose-ps.ts';
 
 /** Tag the runner builds the replica image under. */
 export const COMPOSE_SERVER_IMAGE = 'wsk-server:local';
@@ -72,6 +79,8 @@ export interface ComposeDriverOptions {
   routingProbe?: RoutingProbe;
   /** Compose project name for a run; default `wsk-<time>-<random>`. */
   projectName?: () => string;
+  /** Reads HAProxy's stats CSV; default: GET it from the host, which reaches Compose's bridge network. */
+  statsFetch?: (source: HaproxyStatsSource) => Promise<string>;
   /** A free host port for a proxy; default: ask the kernel. */
   freePort?: () => Promise<number>;
   timeouts?: Partial<ComposeTimeouts>;
@@ -83,6 +92,7 @@ interface Resolved {
   composeFile: string;
   routingProbe: RoutingProbe;
   projectName: () => string;
+  statsFetch: (source: HaproxyStatsSource) => Promise<string>;
   freePort: () => Promise<number>;
   timeouts: ComposeTimeouts;
 }
@@ -128,6 +138,12 @@ export class ComposeTopology implements Topology {
   /** Replica id (container hostname) → container id, for every replica seen, killed ones included. */
   private readonly containers = new Map<string, string>();
   private downed = false;
+  /** HAProxy's stats listener on the project network (found once by up()). */
+  private stats: HaproxyStatsSource | undefined;
+  /** The project's HAProxy container as created: image and environment, for variants. */
+  private haproxy: ContainerDetails | undefined;
+  /** Names of variant proxy containers still running. */
+  private readonly variants = new Set<string>();
 
   constructor(
     readonly options: Readonly<TopologyOptions>,
@@ -144,8 +160,21 @@ export class ComposeTopology implements Topology {
   /** Bring the stack up; the driver calls this once, before handing the topology out. */
   async up(): Promise<void> {
     await this.docker(upArgs(this.project, this.options.replicas), this.config.timeouts.upMs);
+    this.stats = await this.locateStats();
     await this.refresh();
     await this.waitForRouting();
+  }
+
+  /**
+   * HAProxy's slots as its stats CSV shows them. The listener is not
+   * published (docker-compose.yml keeps it internal); the runner reaches the
+   * HAProxy container's own address on the project's bridge network, as it
+   * reaches the replicas (Linux hosts route to their bridges; Docker
+   * Desktop's VM does not, and there this reports no states).
+   */
+  async proxyServerStates(): Promise<ProxyServerState[] | undefined> {
+    if (!this.stats) return undefined;
+    return proxyStatesFromCsv(await this.config.statsFetch(this.stats));
   }
 
   async scale(count: number): Promise<void> {
@@ -189,6 +218,8 @@ export class ComposeTopology implements Topology {
     this.downed = true;
     try {
       if (this.options.logDir) await this.saveLogs(this.options.logDir);
+      // Variants first: they hold the project network, which `down` removes.
+      for (const name of [...this.variants]) await this.removeVariant(name).catch(() => undefined);
       await this.docker(downArgs(this.project), this.config.timeouts.scaleMs);
     } finally {
       this.current = { proxyUrl: '', replicas: [] };
@@ -244,16 +275,98 @@ export class ComposeTopology implements Topology {
     replicas.sort((a, b) => a.id.localeCompare(b.id));
     const proxy = this.options.proxy;
     const port = parsePublishedPort(await this.docker(portArgs(this.project, proxy, PROXY_CONTAINER_PORT[proxy])));
-    // Stats and Redis are deliberately not published (see docker-compose.yml):
-    // no statsUrl / redisUrl from outside the project network.
-    this.current = { proxyUrl: `http://127.0.0.1:${port}`, replicas };
+    // Redis is deliberately not published (see docker-compose.yml): no redisUrl.
+    this.current = {
+      proxyUrl: `http://127.0.0.1:${port}`,
+      ...(this.stats ? { statsUrl: statsUrlWithCredentials(this.stats) } : {}),
+      replicas,
+      // Measured: through the published port every client reaches Nginx as
+      // the bridge's gateway address (Docker's port proxy connects on their
+      // behalf), so ip_hash has one address to hash.
+      ...(proxy === 'nginx'
+        ? { clientAddressesHidden: "Docker's published port rewrites every client's address to the bridge gateway before Nginx sees it" }
+        : {}),
+    };
+  }
+
+  /** The HAProxy container's address on the project network, with the run's stats credentials. */
+  private async locateStats(): Promise<HaproxyStatsSource | undefined> {
+    const [proxy] = (await this.ps(HAPROXY_SERVICE)).filter((container) => container.state === 'running');
+    if (!proxy) return undefined;
+    const [detail] = parseContainerInspect(await this.docker(inspectArgs([proxy.id])));
+    this.haproxy = detail;
+    return detail ? this.statsOf(detail) : undefined;
+  }
+
+  private statsOf(detail: ContainerDetails): HaproxyStatsSource | undefined {
+    const address = containerAddress(detail, `${this.project.name}_default`);
+    if (!address) return undefined;
+    return { baseUrl: `http://${address}:${DOCKER_STATS_PORT}`, user: this.env.WSK_STATS_USER ?? 'admin', password: this.env.WSK_STATS_PASSWORD ?? '' };
+  }
+
+  /**
+   * A second HAProxy container beside the project's: same image, same
+   * environment (read back from the running one, so nothing is restated
+   * here), same network and DNS name, with the transformed config mounted.
+   */
+  async startHaproxyVariant(name: string, transform: (config: string) => string): Promise<ProxyVariant> {
+    if (this.options.proxy !== 'haproxy') throw new Error('proxy variants need --proxy haproxy');
+    const haproxy = this.haproxy;
+    if (!haproxy) throw new Error(`no running HAProxy container in compose project ${this.project.name}`);
+    const configFile = join(this.workDir, `haproxy-${name}.cfg`);
+    const base = await readFile(join(this.config.projectDir, 'haproxy', 'haproxy.cfg'), 'utf8');
+    // World-readable: the image runs HAProxy as its unprivileged user.
+    await writeFile(configFile, transform(base), { mode: 0o644 });
+    const containerName = `${this.project.name}-haproxy-${name}`;
+    const wskEnv = Object.fromEntries(Object.entries(haproxy.env).filter(([key]) => key.startsWith('WSK_')));
+    this.variants.add(containerName);
+    try {
+      await runChecked(
+        this.config.runner,
+        runProxyVariantArgs(this.project, { name: containerName, image: haproxy.image, configFile, env: Object.keys(wskEnv) }),
+        { env: { ...this.env, ...wskEnv }, timeoutMs: this.config.timeouts.commandMs },
+      );
+      const port = parsePublishedPort(await this.docker(containerPortArgs(containerName, PROXY_CONTAINER_PORT.haproxy)));
+      const [detail] = parseContainerInspect(await this.docker(inspectArgs([containerName])));
+      const stats = detail ? this.statsOf(detail) : undefined;
+      if (!stats) throw new Error(`variant HAProxy ${containerName} has no address on ${this.project.name}_default`);
+      const url = `http://127.0.0.1:${port}`;
+      await this.config.routingProbe(
+        url,
+        this.current.replicas.map((replica) => replica.id),
+        {
+          proxy: 'haproxy',
+          timeoutMs: this.config.timeouts.routingMs,
+          expectedAddresses: this.current.replicas.map((replica) => replica.address),
+          proxyStates: async () => proxyStatesFromCsv(await this.config.statsFetch(stats)),
+          // A variant may break affinity on purpose (the cookie-less control): no client check through it.
+          statesOnly: true,
+        },
+      );
+      const stop = () => this.removeVariant(containerName);
+      return { url, stop, [Symbol.asyncDispose]: stop };
+    } catch (error) {
+      await this.removeVariant(containerName).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async removeVariant(containerName: string): Promise<void> {
+    if (!this.variants.has(containerName)) return;
+    await this.docker(removeContainerArgs(containerName));
+    this.variants.delete(containerName);
   }
 
   private async waitForRouting(): Promise<void> {
     await this.config.routingProbe(
       this.current.proxyUrl,
       this.current.replicas.map((replica) => replica.id),
-      { proxy: this.options.proxy, timeoutMs: this.config.timeouts.routingMs },
+      {
+        proxy: this.options.proxy,
+        timeoutMs: this.config.timeouts.routingMs,
+        expectedAddresses: this.current.replicas.map((replica) => replica.address),
+        ...(this.stats ? { proxyStates: () => this.proxyServerStates() } : {}),
+      },
     );
   }
 
@@ -287,6 +400,7 @@ function resolve(options: ComposeDriverOptions): Resolved {
     composeFile: options.composeFile ?? join(projectDir, 'docker-compose.yml'),
     routingProbe: options.routingProbe ?? waitForProxyRouting,
     projectName: options.projectName ?? (() => uniqueRunName('wsk')),
+    statsFetch: options.statsFetch ?? fetchStatsCsv,
     freePort: options.freePort ?? (() => freeTcpPort()),
     timeouts: { ...DEFAULT_COMPOSE_TIMEOUTS, ...options.timeouts },
   };

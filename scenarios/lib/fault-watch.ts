@@ -2,15 +2,14 @@ import { performance } from 'node:perf_hooks';
 import { createClient, type WskSocket } from '../../client/connect.ts';
 import type { Welcome } from '../../server/protocol.ts';
 import type { Topology } from '../topology.ts';
+import { directGet, type HttpGet } from './http-get.ts';
 import type { PooledClient } from './client-pool.ts';
 import { waitFor } from './wait-for.ts';
 
 /** Status code of GET `${baseUrl}/readyz`, or 0 when nothing answers. */
-export async function readyzStatus(baseUrl: string, timeoutMs = 1000): Promise<number> {
+export async function readyzStatus(baseUrl: string, timeoutMs = 1000, get: HttpGet = directGet): Promise<number> {
   try {
-    const response = await fetch(`${baseUrl}/readyz`, { signal: AbortSignal.timeout(timeoutMs) });
-    await response.body?.cancel();
-    return response.status;
+    return (await get(`${baseUrl}/readyz`, { timeoutMs })).status;
   } catch {
     return 0;
   }

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
 import WebSocket from 'ws';
 import { cookieHeader, httpRequest } from './raw-polling.ts';
 
@@ -55,5 +57,50 @@ export function websocketHandshake(baseUrl: string, headers: Record<string, stri
       clearTimeout(timer);
       reject(error);
     });
+  });
+}
+
+/** A handshake answer as it came off the wire: what a conformance check compares. */
+export interface RawHandshakeAnswer extends HandshakeAnswer {
+  /** The Content-Type header of a refusal ('' when absent, e.g. on 101). */
+  contentType: string;
+}
+
+/**
+ * One handshake with any query string, over `transport`: a polling GET, or
+ * a WebSocket upgrade request sent by hand (ws would refuse to send a
+ * malformed one, and its `unexpected-response` hides nothing but is tied to
+ * a well-formed URL). This reads the answer and stays for nothing else: a
+ * WebSocket that opens is dropped at once, a polling session that opens is
+ * left to expire on the server. Bounded by `timeoutMs`.
+ */
+export function rawHandshake(
+  baseUrl: string,
+  transport: 'polling' | 'websocket',
+  query: string,
+  headers: Record<string, string> = {},
+  timeoutMs = 5000,
+): Promise<RawHandshakeAnswer> {
+  const upgrade =
+    transport === 'websocket'
+      ? { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': randomBytes(16).toString('base64') }
+      : { connection: 'close' };
+  return new Promise((resolve, reject) => {
+    const req = request(`${baseUrl}/socket.io/?${query}`, { headers: { ...upgrade, ...headers }, timeout: timeoutMs, agent: false });
+    req.on('upgrade', (res, socket) => {
+      socket.destroy();
+      resolve({ status: res.statusCode ?? 0, body: '', contentType: res.headers['content-type'] ?? '' });
+    });
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), contentType: res.headers['content-type'] ?? '' }),
+      );
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`${transport} handshake ?${query} at ${baseUrl}: no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
   });
 }

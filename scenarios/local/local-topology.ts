@@ -9,6 +9,7 @@ import { waitFor } from '../lib/wait-for.ts';
 import type {
   Endpoints,
   ProxyServerState,
+  ProxyVariant,
   ReplicaEndpoint,
   ReplicaSignal,
   Topology,
@@ -48,12 +49,6 @@ interface LocalProxy {
   serverStates?(): Promise<ProxyServerState[]>;
   /** True when it follows DNS by itself (HAProxy); false when it must be told (Debian's Nginx). */
   followsDns: boolean;
-  stop(): Promise<void>;
-}
-
-export interface ProxyVariant extends AsyncDisposable {
-  url: string;
-  readonly pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -299,7 +294,11 @@ export class LocalTopology implements Topology {
         this.replicas.set(id, replica);
         toStart.push(replica);
       }
-      await Promise.all(toStart.map((replica) => this.startReplica(replica)));
+      // Settle every start before failing: down() stops only replicas whose
+      // start has returned, so one still starting would outlive the teardown.
+      const starts = await Promise.allSettled(toStart.map((replica) => this.startReplica(replica)));
+      const failed = starts.find((start): start is PromiseRejectedResult => start.status === 'rejected');
+      if (failed) throw failed.reason;
     } else if (running.length > count) {
       const toStop = running.slice(count);
       const keep = new Set(running.slice(0, count).map((r) => r.endpoint.address));

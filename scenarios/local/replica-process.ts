@@ -26,14 +26,17 @@ export async function startReplicaProcess(spec: ReplicaSpec, readyTimeoutMs = 20
     },
     ...(spec.logFile ? { logFile: spec.logFile } : {}),
   });
+  // A replica that exits (a bad setting: exit 2) will never be ready: stop
+  // waiting at once and say how it ended, not after the whole timeout.
+  const exited = new AbortController();
+  void child.exited.then(() => exited.abort(new Error(`${spec.id} ${child.describeExit()}`)));
   try {
-    await waitFor(
-      async () => {
-        if (!child.running) throw new Error(`${spec.id} ${child.describeExit()}`);
-        return (await readyzStatus(`http://${spec.address}:${spec.port}`)) === 200;
-      },
-      { what: `${spec.id} at ${spec.address}:${spec.port} to answer /readyz 200`, timeoutMs: readyTimeoutMs, intervalMs: 100 },
-    );
+    await waitFor(async () => (await readyzStatus(`http://${spec.address}:${spec.port}`)) === 200, {
+      what: `${spec.id} at ${spec.address}:${spec.port} to answer /readyz 200`,
+      timeoutMs: readyTimeoutMs,
+      intervalMs: 100,
+      signal: exited.signal,
+    });
   } catch (error) {
     await child.stop(1000);
     const tail = child.output().trim().split('\n').slice(-15).join('\n');

@@ -80,3 +80,62 @@ export function waitContainerArgs(containerId: string): string[] {
 export function removeStackArgs(stack: SwarmStack): string[] {
   return ['stack', 'rm', '--detach=false', stack.name];
 }
+
+/**
+ * GET a URL from inside a container (its network namespace, its DNS), with
+ * the container's own Node: how the runner reads replicas' /readyz and
+ * /metrics and HAProxy's stats on the stack's overlay network, which the
+ * host cannot reach. Prints the status on the first line, then the body.
+ * Headers arrive as JSON in WSK_FETCH_HEADERS from the CLI's environment
+ * (`-e NAME` without a value), never in argv.
+ */
+export const IN_CONTAINER_FETCH = [
+  'const [url, ms] = process.argv.slice(1);',
+  'fetch(url, { headers: JSON.parse(process.env.WSK_FETCH_HEADERS || "{}"), signal: AbortSignal.timeout(Number(ms)) })',
+  '.then(async (r) => { const t = await r.text(); process.stdout.write(r.status + "\\n" + t); },',
+  '(e) => { console.error("GET " + url + " failed: " + (e && e.cause ? e.cause.message : e)); process.exit(3); });',
+].join(' ');
+
+/** Splits what IN_CONTAINER_FETCH printed into status and body. */
+export function parseFetchOutput(text: string): { status: number; body: string } {
+  const newline = text.indexOf('\n');
+  const status = Number(newline < 0 ? text : text.slice(0, newline));
+  if (!Number.isInteger(status) || status < 100 || status > 599) throw new SyntaxError(`in-container fetch printed no status: ${text.slice(0, 80)}`);
+  return { status, body: newline < 0 ? '' : text.slice(newline + 1) };
+}
+
+export function execFetchArgs(containerId: string, url: string, timeoutMs: number): string[] {
+  return ['exec', '-e', 'WSK_FETCH_HEADERS', containerId, 'node', '-e', IN_CONTAINER_FETCH, url, String(timeoutMs)];
+}
+
+/**
+ * A rolling update of one service, by the stack's own update_config
+ * (one task at a time, start-first): `--force` replaces every task with an
+ * unchanged spec; `--image` rolls onto another image. `--detach=false`
+ * returns once the update has converged (or rolled back: exit non-zero).
+ */
+export function forceUpdateArgs(stack: SwarmStack, service: string): string[] {
+  return ['service', 'update', '--force', '--detach=false', serviceName(stack, service)];
+}
+
+export function imageUpdateArgs(stack: SwarmStack, service: string, image: string): string[] {
+  return [
+    'service',
+    'update',
+    '--image',
+    image,
+    // A locally built tag has no registry digest to look up.
+    ...(stack.localImage ? ['--no-resolve-image'] : []),
+    '--detach=false',
+    serviceName(stack, service),
+  ];
+}
+
+export function tagImageArgs(source: string, target: string): string[] {
+  return ['tag', source, target];
+}
+
+/** Removes the tag only; the image stays while another tag names it. */
+export function untagImageArgs(tag: string): string[] {
+  return ['image', 'rm', tag];
+}

@@ -88,10 +88,13 @@ describe('swarm driver against the fake docker', () => {
       ['secret', 'create', SECRETS[1], '-'],
       ['secret', 'create', SECRETS[2], '-'],
       ['stack', 'deploy', '-c', STACK_FILE, '--detach=false', '--resolve-image', 'never', 'wsk-test'],
-      ['service', 'ps', 'wsk-test_server', '--filter', 'desired-state=running', '--no-trunc', '--format', '{{json .}}'],
+      // The HAProxy task on this node: where its stats listener is on the overlay.
+      ['service', 'ps', 'wsk-test_haproxy', '--filter', 'desired-state=running', '--no-trunc', '--format', '{{json .}}'],
     ]);
     for (const secret of calls.slice(3, 6)) assert.ok(secret.stdinBytes >= 32, 'secret value on stdin, not in argv');
     assert.deepEqual(calls[8]?.argv.slice(0, 3), ['inspect', '--type', 'task']);
+    assert.deepEqual(calls[9]?.argv, ['service', 'ps', 'wsk-test_server', '--filter', 'desired-state=running', '--no-trunc', '--format', '{{json .}}']);
+    assert.deepEqual(calls[10]?.argv.slice(0, 3), ['inspect', '--type', 'task']);
     assert.deepEqual(
       { ...calls[6]?.env, composeSecretsRandom: undefined },
       {
@@ -109,9 +112,24 @@ describe('swarm driver against the fake docker', () => {
     assert.equal(endpoints.proxyUrl, 'http://127.0.0.1:18080');
     assert.deepEqual(endpoints.replicas.map((r) => r.id), ['server-1', 'server-2', 'server-3']);
     assert.deepEqual(endpoints.replicas.map((r) => r.address), ['10.0.1.11', '10.0.1.12', '10.0.1.13'], 'the stack network, not ingress');
+    assert.equal(endpoints.replicasReachable, false, 'overlay addresses: scenarios go through the proxy and httpGet');
+    assert.match(endpoints.statsUrl ?? '', /^http:\/\/admin:[0-9a-f]{48}@10\.0\.1\.2:8404\/stats$/);
+
+    // In-network GETs run in a server task's container, headers from the environment.
+    let mark = (await fake.argvs()).length;
+    const states = await topology.proxyServerStates?.();
+    assert.deepEqual(states?.filter((state) => state.up).map((state) => state.address), ['10.0.1.11', '10.0.1.12', '10.0.1.13']);
+    const exec = (await fake.calls())[mark]!;
+    assert.deepEqual(exec.argv.slice(0, 4), ['exec', '-e', 'WSK_FETCH_HEADERS', exec.argv[3]]);
+    assert.match(exec.argv[3] ?? '', /^[0-9a-f]{64}$/);
+    assert.deepEqual(exec.argv.slice(4, 6), ['node', '-e']);
+    assert.deepEqual(exec.argv.slice(7), ['http://10.0.1.2:8404/stats;csv', '3000']);
+    assert.ok(!exec.argv.some((arg) => arg.includes('Basic ')), 'credentials never in argv');
+    const readyz = await topology.httpGet?.('http://10.0.1.12:3000/readyz');
+    assert.deepEqual(readyz, { status: 200, body: '{"status":"ready"}' });
     assert.deepEqual(routing.calls.at(-1), { url: 'http://127.0.0.1:18080', ids: ['server-1', 'server-2', 'server-3'], proxy: 'haproxy' });
 
-    let mark = (await fake.argvs()).length;
+    mark = (await fake.argvs()).length;
     await topology.scale(5);
     assert.deepEqual((await fake.argvs())[mark], ['service', 'scale', 'wsk-test_server=5', '--detach=false']);
     assert.equal(topology.endpoints().replicas.length, 5);
@@ -186,6 +204,38 @@ describe('swarm driver against the fake docker', () => {
     await using fake = await useFakeDocker();
     await assert.rejects(driverWith(fake.runner).up({ ...OPTIONS, proxy: 'nginx' }), /swarm topology runs HAProxy only/);
     assert.deepEqual(await fake.argvs(), []);
+  });
+
+  it('rolls the server service by the stack update_config: --force, then onto a second tag of the local image', async () => {
+    await using fake = await useFakeDocker();
+    const topology = await driverWith(fake.runner).up(OPTIONS);
+    let mark = (await fake.argvs()).length;
+    const forced = await topology.rollingUpdate?.('force');
+    // A fresh look at the tasks first (which containers the update must replace), then the update.
+    assert.deepEqual((await fake.argvs())[mark + 2], ['service', 'update', '--force', '--detach=false', 'wsk-test_server']);
+    assert.deepEqual(forced?.replaced, ['server-1', 'server-2', 'server-3'], 'every slot got a new container');
+    mark = (await fake.argvs()).length;
+    const imaged = await topology.rollingUpdate?.('image');
+    assert.deepEqual((await fake.argvs()).slice(mark + 2, mark + 4), [
+      ['tag', 'wsk-server:local', 'wsk-server:rollout-wsk-test-1'],
+      ['service', 'update', '--image', 'wsk-server:rollout-wsk-test-1', '--no-resolve-image', '--detach=false', 'wsk-test_server'],
+    ]);
+    assert.equal(imaged?.change, 'image');
+    assert.equal(imaged?.replaced.length, 3);
+    mark = (await fake.argvs()).length;
+    await topology.down();
+    assert.deepEqual((await fake.argvs()).slice(mark), [
+      ['stack', 'rm', '--detach=false', 'wsk-test'],
+      ['image', 'rm', 'wsk-server:rollout-wsk-test-1'],
+      ['secret', 'rm', ...SECRETS],
+    ], 'the rollout tag goes with the stack, after its tasks');
+  });
+
+  it('refuses an image-change rollout of a registry image it cannot re-tag', async () => {
+    await using fake = await useFakeDocker();
+    const topology = await driverWith(fake.runner, recordingProbe().probe, 'registry.example.com/wsk-server:1.0.0').up(OPTIONS);
+    await assert.rejects(topology.rollingUpdate!('image'), /needs a locally built image/);
+    await topology.down();
   });
 
   it('removes the secrets it created when the deploy fails', async () => {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createExecRunner, type DockerRunner, runChecked } from '../docker/docker-runner.ts';
 import { requireDockerEngine, requireSwarmManager } from '../docker/engine-check.ts';
+import { basicAuth, DOCKER_STATS_PORT, proxyStatesFromCsv, statsUrlWithCredentials } from '../docker/haproxy-stats.ts';
 import { type RoutingProbe, waitForProxyRouting } from '../docker/proxy-routing.ts';
 import { randomSecret, uniqueRunName } from '../docker/run-names.ts';
 import { freeTcpPort } from '../lib/free-port.ts';
@@ -10,6 +11,9 @@ import { REPO_ROOT } from '../lib/repo-root.ts';
 import { waitFor } from '../lib/wait-for.ts';
 import type {
   Endpoints,
+  ProxyServerState,
+  RolloutChange,
+  RolloutReport,
   ReplicaEndpoint,
   ReplicaSignal,
   Topology,
@@ -20,6 +24,10 @@ import {
   buildImageArgs,
   createSecretArgs,
   deployArgs,
+  execFetchArgs,
+  parseFetchOutput,
+  forceUpdateArgs,
+  imageUpdateArgs,
   inspectTasksArgs,
   killContainerArgs,
   removeSecretsArgs,
@@ -31,6 +39,8 @@ import {
   serviceName,
   servicePsArgs,
   stackNetwork,
+  tagImageArgs,
+  untagImageArgs,
   waitContainerArgs,
 } from './swarm-commands.ts';
 import { parseServicePs, parseTaskInspect, replicaIdForSlot, slotOfReplicaId, type TaskDetails } from './swarm-tasks.ts';
@@ -38,6 +48,8 @@ import { parseServicePs, parseTaskInspect, replicaIdForSlot, slotOfReplicaId, ty
 /** haproxy.cfg has 16 server-template slots. */
 export const MAX_SWARM_REPLICAS = 16;
 const SERVER_PORT = 3000;
+/** WSK_STATS_USER's default in stack/docker-stack.yml (the runner does not set it). */
+const STATS_USER = 'admin';
 /** Tag for an image built on this node when no WSK_SERVER_IMAGE is given (single-node swarms only). */
 export const LOCAL_SERVER_IMAGE = 'wsk-server:local';
 
@@ -117,7 +129,14 @@ export class SwarmTopology implements Topology {
   /** Running server tasks by replica id (server-<slot>). */
   private tasks = new Map<string, TaskDetails>();
   private readonly createdSecrets: string[] = [];
+  /** The run's stats password (its secret's value), for reading HAProxy's stats. */
+  private statsPassword = '';
+  /** HAProxy's stats listener on this node, as an overlay address:port. */
+  private statsBase: string | undefined;
   private deployed = false;
+  /** Image tags a rollout created (removed by down()). */
+  private readonly createdTags: string[] = [];
+  private rollouts = 0;
   private downed = false;
 
   constructor(
@@ -128,6 +147,7 @@ export class SwarmTopology implements Topology {
     private readonly nodeId: string,
     private readonly workDir: string,
     private readonly haproxyPort: number,
+    private readonly image: string,
   ) {}
 
   endpoints(): Endpoints {
@@ -138,13 +158,61 @@ export class SwarmTopology implements Topology {
   async up(): Promise<void> {
     for (const secret of STACK_SECRETS) {
       const name = secretName(this.stack.name, secret);
-      await this.docker(createSecretArgs(name), { input: randomSecret() });
+      const value = randomSecret();
+      if (secret === 'stats_password') this.statsPassword = value;
+      await this.docker(createSecretArgs(name), { input: value });
       this.createdSecrets.push(name);
     }
     this.deployed = true;
     await this.docker(deployArgs(this.stack), { timeoutMs: this.config.timeouts.upMs });
+    this.statsBase = await this.locateStats();
     await this.refresh();
     await this.waitForRouting();
+  }
+
+  /**
+   * HAProxy's slots as its stats CSV shows them, read from inside a server
+   * task: the stats listener is on the overlay network only (the stack
+   * publishes just the client port).
+   */
+  async proxyServerStates(): Promise<ProxyServerState[] | undefined> {
+    if (!this.statsBase) return undefined;
+    const { status, body } = await this.httpGet(`${this.statsBase}/stats;csv`, {
+      headers: { authorization: basicAuth(STATS_USER, this.statsPassword) },
+    });
+    if (status !== 200) throw new Error(`HAProxy stats at ${this.statsBase} answered ${status}: ${body.slice(0, 200)}`);
+    return proxyStatesFromCsv(body);
+  }
+
+  /**
+   * GET from inside a running server task on this node (the host has no
+   * route into an overlay network). The task the URL points at is avoided
+   * when another exists, so a replica that is going away can still be asked
+   * whether it has gone.
+   */
+  async httpGet(
+    url: string,
+    { headers = {}, timeoutMs = 3000 }: { headers?: Readonly<Record<string, string>>; timeoutMs?: number } = {},
+  ): Promise<{ status: number; body: string }> {
+    const host = new URL(url).hostname;
+    const local = [...this.tasks.values()].filter((task) => task.nodeId === this.nodeId && task.containerId !== '');
+    const inside = local.find((task) => !Object.values(task.addresses).includes(host)) ?? local[0];
+    if (!inside) throw new Error(`no running server task on this node (${this.nodeId}) to GET ${url} from`);
+    const output = await this.docker(execFetchArgs(inside.containerId, url, timeoutMs), {
+      env: { WSK_FETCH_HEADERS: JSON.stringify(headers) },
+      timeoutMs: timeoutMs + 10_000,
+    });
+    return parseFetchOutput(output);
+  }
+
+  /** The overlay address of the HAProxy task on this node (a global service runs one per node). */
+  private async locateStats(): Promise<string | undefined> {
+    const listed = parseServicePs(await this.docker(servicePsArgs(this.stack, 'haproxy')));
+    if (listed.length === 0) return undefined;
+    const details = parseTaskInspect(await this.docker(inspectTasksArgs(listed.map((task) => task.id))));
+    const local = details.find((task) => task.nodeId === this.nodeId && task.state === 'running') ?? details[0];
+    const address = local?.addresses[stackNetwork(this.stack)];
+    return address ? `http://${address}:${DOCKER_STATS_PORT}` : undefined;
   }
 
   async scale(count: number): Promise<void> {
@@ -190,6 +258,38 @@ export class SwarmTopology implements Topology {
     await this.waitForRouting();
   }
 
+  /**
+   * `docker service update` of the server service. An image change needs an
+   * image Swarm sees as new: locally built images get a second tag (same
+   * layers, new name); a registry image (WSK_SERVER_IMAGE) cannot be
+   * re-tagged from here, so only `force` applies to it.
+   */
+  async rollingUpdate(change: RolloutChange): Promise<RolloutReport> {
+    await this.refresh();
+    const before = new Map([...this.tasks].map(([id, task]) => [id, task.containerId]));
+    let args: string[];
+    if (change === 'image') {
+      if (!this.stack.localImage) throw new Error('an image-change rollout needs a locally built image (unset WSK_SERVER_IMAGE)');
+      this.rollouts += 1;
+      const tag = `${this.image.replace(/:[^:/]*$/, '')}:rollout-${this.stack.name}-${this.rollouts}`;
+      await this.docker(tagImageArgs(this.image, tag));
+      this.createdTags.push(tag);
+      args = imageUpdateArgs(this.stack, 'server', tag);
+    } else {
+      args = forceUpdateArgs(this.stack, 'server');
+    }
+    const started = Date.now();
+    await this.docker(args, { timeoutMs: this.config.timeouts.scaleMs });
+    const durationMs = Date.now() - started;
+    await this.refresh();
+    await this.waitForRouting();
+    const replaced = [...this.tasks]
+      .filter(([id, task]) => before.has(id) && before.get(id) !== task.containerId)
+      .map(([id]) => id)
+      .sort();
+    return { change, replaced, durationMs };
+  }
+
   async stopDependency(name: 'redis'): Promise<void> {
     await this.docker(scaleServiceArgs(this.stack, serviceOf(name), 0), { timeoutMs: this.config.timeouts.scaleMs });
   }
@@ -206,6 +306,11 @@ export class SwarmTopology implements Topology {
       if (this.deployed) {
         if (this.options.logDir) await this.saveLogs(this.options.logDir);
         await this.docker(removeStackArgs(this.stack), { timeoutMs: this.config.timeouts.scaleMs }).catch((error: unknown) => {
+          failures.push(error);
+        });
+      }
+      for (const tag of this.createdTags) {
+        await this.docker(untagImageArgs(tag)).catch((error: unknown) => {
           failures.push(error);
         });
       }
@@ -226,9 +331,12 @@ export class SwarmTopology implements Topology {
     await this.down();
   }
 
-  private async docker(args: readonly string[], options: { input?: string; timeoutMs?: number } = {}): Promise<string> {
+  private async docker(
+    args: readonly string[],
+    options: { input?: string; timeoutMs?: number; env?: Record<string, string> } = {},
+  ): Promise<string> {
     return runChecked(this.config.runner, args, {
-      env: this.env,
+      env: { ...this.env, ...options.env },
       timeoutMs: options.timeoutMs ?? this.config.timeouts.commandMs,
       ...(options.input !== undefined ? { input: options.input } : {}),
     });
@@ -261,14 +369,26 @@ export class SwarmTopology implements Topology {
     // HAProxy publishes in host mode on every node (global service); this
     // runner is on a manager that runs one. Replica URLs are overlay
     // addresses, reachable from containers on the stack network only.
-    this.current = { proxyUrl: `http://127.0.0.1:${this.haproxyPort}`, replicas };
+    // Overlay addresses: scenarios reach replicas and the stats listener
+    // through httpGet (from inside a task), and sockets through the proxy.
+    this.current = {
+      proxyUrl: `http://127.0.0.1:${this.haproxyPort}`,
+      ...(this.statsBase ? { statsUrl: statsUrlWithCredentials({ baseUrl: this.statsBase, user: STATS_USER, password: this.statsPassword }) } : {}),
+      replicas,
+      replicasReachable: false,
+    };
   }
 
   private async waitForRouting(): Promise<void> {
     await this.config.routingProbe(
       this.current.proxyUrl,
       this.current.replicas.map((replica) => replica.id),
-      { proxy: 'haproxy', timeoutMs: this.config.timeouts.routingMs },
+      {
+        proxy: 'haproxy',
+        timeoutMs: this.config.timeouts.routingMs,
+        expectedAddresses: this.current.replicas.map((replica) => replica.address),
+        ...(this.statsBase ? { proxyStates: () => this.proxyServerStates() } : {}),
+      },
     );
   }
 
@@ -348,7 +468,7 @@ export function createSwarmDriver(driverOptions: SwarmDriverOptions = {}): Topol
       const stack: SwarmStack = { name: config.stackName(), files, localImage: config.image === undefined };
       const haproxyPort = await config.freePort();
       const env = swarmRunEnv(stack, options, image, haproxyPort);
-      const topology = new SwarmTopology(options, stack, env, config, nodeId, workDir, haproxyPort);
+      const topology = new SwarmTopology(options, stack, env, config, nodeId, workDir, haproxyPort, image);
       try {
         await topology.up();
         return topology;

@@ -222,6 +222,23 @@ function inspectContainers(ids) {
   const project = state.project ?? 'main';
   const result = [];
   for (const id of ids) {
+    if (proxyId.startsWith(id) || id.endsWith('-haproxy-no-cookie')) {
+      const variant = !proxyId.startsWith(id);
+      result.push({
+        Id: variant ? hex(103, 64) : proxyId,
+        Name: variant ? `/${id}` : `/${project}-haproxy-1`,
+        Config: {
+          Hostname: (variant ? hex(103, 64) : proxyId).slice(0, 12),
+          Image: 'haproxy:pinned',
+          Env: ['PATH=/usr/bin', 'WSK_PROXY_BIND=*:8080', 'WSK_SERVICE_NAME=server', `WSK_STATS_PASSWORD=${env.WSK_STATS_PASSWORD ?? ''}`],
+        },
+        State: { Status: 'running', Running: true, ExitCode: 0 },
+        NetworkSettings: {
+          Networks: { [`${project}_default`]: { IPAddress: variant ? '172.20.0.3' : '172.20.0.2', Gateway: '172.20.0.1' } },
+        },
+      });
+      continue;
+    }
     const n = findServer(id);
     if (n === undefined) fail(`Error: No such object: ${id}\n`);
     const full = serverId(n);
@@ -243,8 +260,14 @@ function inspectContainers(ids) {
 const taskId = (slot) => `t${hex(200 + slot * 31 + (state.swarm.generation[slot] ?? 0), 24)}`;
 const taskContainer = (slot) => hex(300 + slot * 31 + (state.swarm.generation[slot] ?? 0), 64);
 
+const HAPROXY_TASK = `h${hex(250, 24)}`;
+
 function servicePs(service) {
   const [stack, name] = service.split('_');
+  if (name === 'haproxy' && state.swarm.replicas > 0) {
+    out(`${JSON.stringify({ CurrentState: 'Running 20 seconds ago', DesiredState: 'Running', Error: '', ID: HAPROXY_TASK, Image: 'haproxy:pinned', Name: `${stack}_haproxy.${NODE_ID}`, Node: 'manager-1', Ports: '*:8080->8080/tcp' })}\n`);
+    return;
+  }
   if (name !== 'server') return;
   for (let slot = 1; slot <= state.swarm.replicas; slot += 1) {
     out(
@@ -265,6 +288,15 @@ function servicePs(service) {
 function inspectTasks(ids) {
   const stack = state.swarm.stack ?? 'wsk-test';
   const result = ids.map((id) => {
+    if (id === HAPROXY_TASK) {
+      return {
+        ID: id,
+        NodeID: NODE_ID,
+        DesiredState: 'running',
+        Status: { State: 'running', Message: 'started', ContainerStatus: { ContainerID: hex(399, 64), PID: 4243, ExitCode: 0 } },
+        NetworksAttachments: [{ Network: { Spec: { Name: `${stack}_wsk` } }, Addresses: ['10.0.1.2/24'] }],
+      };
+    }
     let slot = 1;
     while (slot <= 16 && taskId(slot) !== id) slot += 1;
     if (slot > 16) fail(`Error: No such task: ${id}\n`);
@@ -295,6 +327,24 @@ function swarmKill(containerId) {
     }
   }
   return false;
+}
+
+// `docker exec -e WSK_FETCH_HEADERS CONTAINER node -e SCRIPT URL MS` (the
+// swarm driver's in-network GET): HAProxy's stats list every running server
+// task UP and checked; a replica's /readyz and /metrics answer 200.
+function execFetch() {
+  const url = argv[argv.length - 2];
+  if (url.endsWith('/stats;csv')) {
+    if (!String(env.WSK_FETCH_HEADERS ?? '').includes('Basic ')) return out('401\n');
+    const rows = ['# pxname,svname,status,addr,cookie,scur,stot,check_status,'];
+    for (let slot = 1; slot <= 16; slot += 1) {
+      const address = slot <= state.swarm.replicas ? `10.0.1.${10 + slot}:3000` : '';
+      rows.push(`replicas,replica${slot},${address ? 'UP' : 'MAINT (resolution)'},${address},c${slot},0,0,${address ? 'L7OK' : ''},`);
+    }
+    return out(`200\n${rows.join('\n')}\n`);
+  }
+  if (url.endsWith('/metrics')) return out('200\n# TYPE wsk_connected_clients gauge\nwsk_connected_clients 0\n');
+  return out('200\n{"status":"ready"}');
 }
 
 // --- dispatch --------------------------------------------------------------
@@ -338,6 +388,23 @@ switch (argv[0]) {
     out(`${argv[1]}\n`);
     break;
   }
+  case 'exec':
+    execFetch();
+    break;
+  case 'run':
+    out(`${hex(103, 64)}\n`);
+    break;
+  case 'rm':
+    out(`${argv[argv.length - 1]}\n`);
+    break;
+  case 'port':
+    out(`127.0.0.1:${Number(env.WSK_HAPROXY_PORT ?? 8080) + 100}\n`);
+    break;
+  case 'tag':
+    break;
+  case 'image':
+    out(`Untagged: ${argv[argv.length - 1]}\n`);
+    break;
   case 'build':
     process.stderr.write('#0 building with "default" instance using docker driver\n');
     break;
@@ -365,6 +432,11 @@ switch (argv[0]) {
       else state.swarm.redis = Number(count);
       writeState(state);
       out(`${service} scaled to ${count}\nverify: Service ${service} converged\n`);
+    } else if (argv[1] === 'update') {
+      // A rolling update replaces every task: same slots, new tasks and containers.
+      for (let slot = 1; slot <= state.swarm.replicas; slot += 1) state.swarm.generation[slot] = (state.swarm.generation[slot] ?? 0) + 1;
+      writeState(state);
+      out(`${argv[argv.length - 1]}\noverall progress: ${state.swarm.replicas} out of ${state.swarm.replicas} tasks\nverify: Service converged\n`);
     } else if (argv[1] === 'ps') servicePs(argv[2]);
     else if (argv[1] === 'logs') out(`${argv[argv.length - 1]}.1@manager-1    | {"level":30,"msg":"listening"}\n`);
     break;
