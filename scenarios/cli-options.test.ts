@@ -8,6 +8,7 @@ test('defaults apply when no flag is given', () => {
     topology: DEFAULTS.topology,
     proxy: DEFAULTS.proxy,
     adapter: DEFAULTS.adapter,
+    redis: 'standalone',
     replicas: 3,
     clients: 60,
     only: undefined,
@@ -56,6 +57,13 @@ test('--only selects in run order and rejects unknown names', () => {
     scenarioNames(),
   );
   assert.throws(() => selectScenarios(['afinity']), /unknown scenario\(s\): afinity; known: affinity/);
+});
+
+test('--redis picks the Redis mode; sentinel and cluster only on the local topology', () => {
+  assert.equal(parseRunnerArgs(['--redis', 'sentinel']).redis, 'sentinel');
+  assert.equal(parseRunnerArgs([], { WSK_REDIS: 'cluster' }).redis, 'cluster');
+  assert.throws(() => parseRunnerArgs(['--redis', 'sentinal']), UsageError);
+  assert.throws(() => parseRunnerArgs(['--redis', 'cluster', '--topology', 'compose']), /--redis: sentinel and cluster run on the local topology only/);
 });
 
 test('--topology k8s selects the Kubernetes driver; WSK_TOPOLOGY too', () => {

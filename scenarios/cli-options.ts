@@ -6,6 +6,7 @@ export const DEFAULTS = {
   topology: 'local',
   proxy: 'haproxy',
   adapter: 'redis',
+  redis: 'standalone',
   replicas: 3,
   clients: 60,
 } as const;
@@ -14,11 +15,15 @@ const schema = z.object({
   topology: z.enum(['local', 'compose', 'swarm', 'k8s']),
   proxy: z.enum(['haproxy', 'nginx']),
   adapter: z.enum(['redis', 'redis-sharded', 'redis-streams']),
+  redis: z.enum(['standalone', 'sentinel', 'cluster']),
   replicas: z.coerce.number().int().min(1).max(16),
   clients: z.coerce.number().int().min(2).max(5000),
   only: z.array(z.string().min(1)).optional(),
   json: z.string().min(1).optional(),
   logDir: z.string().min(1).optional(),
+}).refine((options) => options.redis === 'standalone' || options.topology === 'local', {
+  path: ['redis'],
+  error: 'sentinel and cluster run on the local topology only (the Compose and Swarm files run one Redis)',
 });
 
 export type RunnerOptions = z.infer<typeof schema>;
@@ -28,7 +33,7 @@ export class UsageError extends Error {
 }
 
 export const SCENARIOS_USAGE = `usage: npm run scenarios -- [--topology local|compose|swarm|k8s] [--proxy haproxy|nginx]
-       [--adapter redis|redis-sharded|redis-streams] [--replicas N] [--clients N]
+       [--adapter redis|redis-sharded|redis-streams] [--redis standalone|sentinel|cluster] [--replicas N] [--clients N]
        [--only a,b] [--json FILE] [--log-dir DIR]`;
 
 /**
@@ -46,6 +51,7 @@ export function parseRunnerArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
         topology: { type: 'string' },
         proxy: { type: 'string' },
         adapter: { type: 'string' },
+        redis: { type: 'string' },
         replicas: { type: 'string' },
         clients: { type: 'string' },
         only: { type: 'string' },
@@ -61,6 +67,7 @@ export function parseRunnerArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
     topology: values.topology ?? env.WSK_TOPOLOGY ?? DEFAULTS.topology,
     proxy: values.proxy ?? env.WSK_PROXY ?? DEFAULTS.proxy,
     adapter: values.adapter ?? env.ADAPTER ?? DEFAULTS.adapter,
+    redis: values.redis ?? env.WSK_REDIS ?? DEFAULTS.redis,
     replicas: values.replicas ?? DEFAULTS.replicas,
     clients: values.clients ?? DEFAULTS.clients,
     only,

@@ -22,23 +22,24 @@ async function main(): Promise<number> {
   let topology: Topology | undefined;
   const uninstall = installShutdown(async () => topology?.down(), log);
   try {
-    log(`bringing up ${options.topology} topology: ${options.replicas} replicas behind ${options.proxy}, adapter ${options.adapter}`);
+    log(`bringing up ${options.topology} topology: ${options.replicas} replicas behind ${options.proxy}, adapter ${options.adapter}, redis ${options.redis}`);
     const driver = await driverFor(options.topology);
     topology = await driver.up({
       kind: options.topology,
       proxy: options.proxy,
       replicas: options.replicas,
       adapter: options.adapter,
+      redis: options.redis,
       ...(options.logDir ? { logDir: options.logDir } : {}),
     });
-    log(`up: proxy ${topology.endpoints().proxyUrl}`);
+    log(`up: proxy ${topology.endpoints().proxyUrl}${topology.describeRedis ? `; redis ${topology.describeRedis()}` : ''}`);
     const results = await runScenarios(topology, scenarios, {
       clients: options.clients,
       log,
       onResult: (r) => log(`${r.skipped ? 'SKIP' : r.ok ? chalk.green('PASS') : chalk.red('FAIL')} ${r.name} (${r.durationMs} ms)`),
     });
     const report = buildReport(
-      { kind: options.topology, proxy: options.proxy, adapter: options.adapter, replicas: options.replicas, clients: options.clients },
+      { kind: options.topology, proxy: options.proxy, adapter: options.adapter, redis: options.redis, replicas: options.replicas, clients: options.clients },
       results,
     );
     process.stdout.write(`${formatTable(report)}\n`);

@@ -3,12 +3,15 @@ import { affinityIp } from './cases/affinity-ip.ts';
 import { broadcastScenario } from './cases/broadcast.ts';
 import { drain } from './cases/drain.ts';
 import { failover } from './cases/failover.ts';
+import { fetchAfterKill } from './cases/fetch-after-kill.ts';
 import { flood } from './cases/flood.ts';
 import { hostileInput } from './cases/hostile-input.ts';
 import { noCookieControl } from './cases/no-cookie-control.ts';
 import { recovery } from './cases/recovery.ts';
+import { redisClusterFailover, redisFailover, redisSwitchover } from './cases/redis-failover.ts';
 import { redisRestart } from './cases/redis-restart.ts';
 import { observe } from './cases/observe.ts';
+import { partition } from './cases/partition.ts';
 import { rollingUpdate } from './cases/rolling-update.ts';
 import { rooms } from './cases/rooms.ts';
 import { scale } from './cases/scale.ts';
@@ -29,6 +32,11 @@ export const SCENARIOS: readonly Scenario[] = [
   failover,
   drain,
   redisRestart,
+  redisFailover,
+  redisSwitchover,
+  redisClusterFailover,
+  partition,
+  fetchAfterKill,
   recovery,
   noCookieControl,
   rollingUpdate,

@@ -7,12 +7,16 @@
 export type TopologyKind = 'local' | 'compose' | 'swarm' | 'k8s';
 export type ProxyKind = 'haproxy' | 'nginx';
 export type AdapterKind = 'redis' | 'redis-sharded' | 'redis-streams';
+/** How the replicas reach Redis (server/config.ts REDIS_MODE). */
+export type RedisMode = 'standalone' | 'sentinel' | 'cluster';
 
 export interface TopologyOptions {
   kind: TopologyKind;
   proxy: ProxyKind;
   replicas: number;
   adapter: AdapterKind;
+  /** Default standalone. Sentinel and Cluster: local driver only. */
+  redis?: RedisMode;
   /** Extra environment for every replica (e.g. CORS_ORIGINS, RATE_LIMIT_*). */
   replicaEnv?: Readonly<Record<string, string>>;
   /** Where process logs go; the local driver writes one file per process. */
@@ -127,6 +131,24 @@ export interface Topology extends AsyncDisposable {
   /** Stop / start a dependency the replicas share. */
   stopDependency(name: 'redis'): Promise<void>;
   startDependency(name: 'redis'): Promise<void>;
+  /**
+   * kill -9 a Redis master (Sentinel: the current one; Cluster: the one
+   * serving `key`'s slot); resolves with its host:port once it has exited.
+   * Absent where the driver cannot.
+   */
+  killRedisMaster?(key?: string): Promise<string>;
+  /** Start the Redis nodes killRedisMaster killed; resolves once they are back as replicas. */
+  reviveRedisNodes?(): Promise<void>;
+  /** Where Redis is, for a person (e.g. the sentinels to force a failover on from outside). */
+  describeRedis?(): string;
+  /** Sentinel: a switchover forced by an operator (`SENTINEL FAILOVER`); resolves with the new master. */
+  forceRedisSwitchover?(): Promise<string>;
+  /**
+   * Cut one replica off Redis (its packets to and from Redis dropped) while
+   * its clients stay connected; resolves with the function that heals it.
+   * Absent where the driver cannot (local needs root for iptables).
+   */
+  partitionFromRedis?(replicaId: string): Promise<() => Promise<void>>;
   /** Stop everything this topology started. Idempotent. */
   down(): Promise<void>;
 }

@@ -3,13 +3,13 @@ import type { AddressInfo } from 'node:net';
 import { Server, type ServerOptions } from 'socket.io';
 import { createAdapterSetup } from './adapter.ts';
 import { type Config, describeConfig } from './config.ts';
-import { type HandshakeGuard, handshakeRefusal } from './handshake-guard.ts';
+import { ENGINE_ERRORS, type HandshakeGuard, type HandshakeRefusal, handshakeRefusal } from './handshake-guard.ts';
 import { registerHandlers } from './handlers.ts';
 import { type AppPhase, computeReadiness, healthRoutes } from './health.ts';
 import { createRouter, type Routes } from './http-router.ts';
 import { createLogger, type Logger } from './logger.ts';
 import type { ReadyReply } from './protocol.ts';
-import { RedisConnections } from './redis-connections.ts';
+import { RedisConnections, type RedisTarget } from './redis-connections.ts';
 import { refuseHandshake } from './refuse-handshake.ts';
 import { securityFor } from './security.ts';
 import type { ReplicaServer, ReplicaSocket } from './socket-types.ts';
@@ -63,6 +63,21 @@ export interface AppHandle extends AsyncDisposable {
   drain(): Promise<void>;
   /** Close connections, Socket.IO, the HTTP server and Redis. Idempotent; bounded. */
   close(): Promise<void>;
+}
+
+/** Like draining: not the client's fault, another replica would take it (503). */
+const REDIS_UNAVAILABLE: HandshakeRefusal = Object.freeze({ status: 503, code: ENGINE_ERRORS.FORBIDDEN, message: 'redis unavailable' });
+
+/** What the config says about where Redis is. */
+export function redisTarget(config: Config): RedisTarget {
+  switch (config.redisMode) {
+    case 'standalone':
+      return { mode: 'standalone', url: config.redisUrl };
+    case 'sentinel':
+      return { mode: 'sentinel', sentinels: config.redisSentinels, masterName: config.redisSentinelMaster ?? 'mymaster' };
+    case 'cluster':
+      return { mode: 'cluster', nodes: config.redisClusterNodes };
+  }
 }
 
 /** How long drain() waits for engine connections to finish closing. */
@@ -120,10 +135,16 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const clusterTimeoutMs = deps.clusterTimeoutMs ?? 5000;
   let phase: AppPhase = 'running';
 
+  // Set below, once the engine connections it closes exist.
+  let onRedisLost: (unavailableMs: number) => void = () => undefined;
   const redis = new RedisConnections({
-    url: config.redisUrl,
+    target: redisTarget(config),
     password: config.redisPassword,
     logger,
+    pingIntervalMs: config.redisPingIntervalMs,
+    pingTimeoutMs: config.redisPingTimeoutMs,
+    lostAfterMs: config.redisLostDrainMs,
+    onLost: (unavailableMs) => onRedisLost(unavailableMs),
     ...(deps.redisMaxReconnectDelayMs === undefined ? {} : { maxReconnectDelayMs: deps.redisMaxReconnectDelayMs }),
     ...(deps.onRedisCommandError ? { onCommandError: deps.onRedisCommandError } : {}),
   });
@@ -152,7 +173,9 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     // here with its own status; the callback then only feeds engine.io's
     // connection_error event.
     allowRequest: (req, callback) => {
-      const refusal = handshakeRefusal(req, phase, guards);
+      // Without Redis a new client would hear nothing from other replicas:
+      // send it elsewhere (the proxy's /readyz check does too, Nginx's cannot).
+      const refusal = handshakeRefusal(req, phase, guards) ?? (redis.used && !redis.ready ? REDIS_UNAVAILABLE : undefined);
       if (refusal === undefined) return callback(null, true);
       refuseHandshake(req, refusal);
       refused.add(req);
@@ -200,6 +223,18 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     connections.add(connection);
     connection.once('close', () => connections.delete(connection));
   });
+
+  /**
+   * A replica cut off from Redis delivers nothing from other replicas to its
+   * clients, and the proxy keeps their tunnels: close them, so they reconnect
+   * through the proxy to a replica that has Redis. Only after
+   * REDIS_LOST_DRAIN_MS, so a short Redis restart drops nobody.
+   */
+  onRedisLost = (unavailableMs) => {
+    if (phase !== 'running') return;
+    const closed = closeConnections(true);
+    logger.warn({ unavailableMs, closed, redis: redis.states() }, 'redis unavailable too long: closed client connections');
+  };
 
   const drainAbort = new AbortController();
   let draining: Promise<void> | undefined;

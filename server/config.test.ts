@@ -24,6 +24,13 @@ describe('loadConfig', () => {
       replicaId: 'host-1',
       redisUrl: 'redis://127.0.0.1:6379',
       redisPassword: undefined,
+      redisMode: 'standalone',
+      redisSentinels: [],
+      redisSentinelMaster: undefined,
+      redisClusterNodes: [],
+      redisPingIntervalMs: 1000,
+      redisPingTimeoutMs: 2000,
+      redisLostDrainMs: 10000,
       corsOrigins: [],
       logLevel: 'info',
       adapter: 'redis',
@@ -280,5 +287,54 @@ describe('loadConfig', () => {
   it('keeps DEFAULTS consistent with the documented values', () => {
     assert.equal(DEFAULTS.CORS_ORIGINS, '');
     assert.equal(DEFAULTS.ADAPTER, 'redis');
+  });
+
+  it('reads Sentinel mode: sentinel addresses and the master name; REDIS_URL would be ignored, so it is an error', () => {
+    const config = loadConfig(
+      { REDIS_MODE: 'sentinel', REDIS_SENTINELS: 's1:26379, 10.0.0.2:26380,[::1]:26381', REDIS_SENTINEL_MASTER: 'wsk' },
+      fixed,
+    );
+    assert.equal(config.redisMode, 'sentinel');
+    assert.deepEqual(config.redisSentinels, [
+      { host: 's1', port: 26379 },
+      { host: '10.0.0.2', port: 26380 },
+      { host: '::1', port: 26381 },
+    ]);
+    assert.equal(config.redisSentinelMaster, 'wsk');
+    assert.ok(Object.isFrozen(config.redisSentinels) && Object.isFrozen(config.redisSentinels[0]));
+    assert.deepEqual(problemsOf({ REDIS_MODE: 'sentinel', REDIS_URL: 'redis://r:6379', REDIS_CLUSTER_NODES: 'a:1' }), [
+      'REDIS_SENTINELS: required with REDIS_MODE=sentinel',
+      'REDIS_SENTINEL_MASTER: required with REDIS_MODE=sentinel',
+      'REDIS_URL: has no effect with REDIS_MODE=sentinel (it belongs to standalone)',
+      'REDIS_CLUSTER_NODES: has no effect with REDIS_MODE=sentinel (it belongs to cluster)',
+    ]);
+  });
+
+  it('reads Cluster mode seed nodes and lists every bad entry', () => {
+    const config = loadConfig({ REDIS_MODE: 'cluster', REDIS_CLUSTER_NODES: 'n1:7000,n2:7001', ADAPTER: 'redis-sharded' }, fixed);
+    assert.equal(config.redisMode, 'cluster');
+    assert.deepEqual(config.redisClusterNodes, [
+      { host: 'n1', port: 7000 },
+      { host: 'n2', port: 7001 },
+    ]);
+    assert.deepEqual(problemsOf({ REDIS_MODE: 'cluster', REDIS_CLUSTER_NODES: 'n1,n2:0,bad host:1,n3:7002' }), [
+      'REDIS_CLUSTER_NODES: "n1" is not host:port (port 1..65535) (got "n1,n2:0,bad host:1,n3:7002")',
+      'REDIS_CLUSTER_NODES: "n2:0" is not host:port (port 1..65535) (got "n1,n2:0,bad host:1,n3:7002")',
+      'REDIS_CLUSTER_NODES: "bad host:1" is not host:port (port 1..65535) (got "n1,n2:0,bad host:1,n3:7002")',
+    ]);
+    assert.deepEqual(problemsOf({ REDIS_MODE: 'cluster' }), ['REDIS_CLUSTER_NODES: required with REDIS_MODE=cluster']);
+    assert.match(problemsOf({ REDIS_MODE: 'Cluster' })[0] ?? '', /^REDIS_MODE: must be one of standalone, sentinel, cluster/);
+    assert.deepEqual(problemsOf({ REDIS_SENTINELS: 's:1' }), ['REDIS_SENTINELS: has no effect with REDIS_MODE=standalone (it belongs to sentinel)']);
+  });
+
+  it('bounds the Redis liveness settings: a PING timeout shorter than the interval is an error', () => {
+    const config = loadConfig({ REDIS_PING_INTERVAL_MS: '500', REDIS_PING_TIMEOUT_MS: '1500', REDIS_LOST_DRAIN_MS: '0' }, fixed);
+    assert.equal(config.redisPingIntervalMs, 500);
+    assert.equal(config.redisPingTimeoutMs, 1500);
+    assert.equal(config.redisLostDrainMs, 0);
+    assert.deepEqual(problemsOf({ REDIS_PING_INTERVAL_MS: '2000', REDIS_PING_TIMEOUT_MS: '1000' }), [
+      'REDIS_PING_TIMEOUT_MS: must be at least REDIS_PING_INTERVAL_MS (1000 < 2000)',
+    ]);
+    assert.match(problemsOf({ REDIS_PING_INTERVAL_MS: '10' })[0] ?? '', /^REDIS_PING_INTERVAL_MS: must be at least 100/);
   });
 });

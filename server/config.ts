@@ -6,6 +6,15 @@ import { z } from 'zod';
 export const ADAPTERS = ['redis', 'redis-sharded', 'redis-streams'] as const;
 export type AdapterKind = (typeof ADAPTERS)[number];
 
+/** Where the replica finds Redis: one server, a Sentinel-monitored master, or a Redis Cluster. */
+export const REDIS_MODES = ['standalone', 'sentinel', 'cluster'] as const;
+export type RedisMode = (typeof REDIS_MODES)[number];
+
+export interface RedisNodeAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -14,8 +23,29 @@ export interface Config {
   readonly host: string;
   readonly replicaId: string;
   readonly redisUrl: string;
-  /** From REDIS_PASSWORD_FILE (Docker secret); overrides a password in REDIS_URL. Never log it. */
+  /**
+   * From REDIS_PASSWORD_FILE (Docker secret); overrides a password in REDIS_URL.
+   * In Sentinel mode the sentinels are asked with it too. Never log it.
+   */
   readonly redisPassword: string | undefined;
+  /** standalone: REDIS_URL; sentinel: redisSentinels + redisSentinelMaster; cluster: redisClusterNodes. */
+  readonly redisMode: RedisMode;
+  /** REDIS_SENTINELS (sentinel mode only; empty otherwise). */
+  readonly redisSentinels: readonly RedisNodeAddress[];
+  /** REDIS_SENTINEL_MASTER: the master name the sentinels monitor (sentinel mode only). */
+  readonly redisSentinelMaster: string | undefined;
+  /** REDIS_CLUSTER_NODES: seed nodes (cluster mode only; empty otherwise). */
+  readonly redisClusterNodes: readonly RedisNodeAddress[];
+  /** How often every Redis connection is PINGed, so a silently dead one (a partition) is noticed. */
+  readonly redisPingIntervalMs: number;
+  /** A PING unanswered this long marks its connection unresponsive (/readyz 503, wsk_redis_connection_up 0). */
+  readonly redisPingTimeoutMs: number;
+  /**
+   * Redis unavailable (any connection not ready) this long: close every
+   * client connection so clients reconnect to replicas that have Redis.
+   * 0 = never. Longer than a short Redis restart, which must drop no client.
+   */
+  readonly redisLostDrainMs: number;
   /** Allowed cross-origin browser origins; empty = same-origin only; ['*'] = any (explicit opt-in). */
   readonly corsOrigins: readonly string[];
   readonly logLevel: LogLevel;
@@ -79,6 +109,10 @@ export const DEFAULTS = Object.freeze({
   PORT: '3000',
   HOST: '0.0.0.0',
   REDIS_URL: 'redis://127.0.0.1:6379',
+  REDIS_MODE: 'standalone',
+  REDIS_PING_INTERVAL_MS: '1000',
+  REDIS_PING_TIMEOUT_MS: '2000',
+  REDIS_LOST_DRAIN_MS: '10000',
   CORS_ORIGINS: '',
   LOG_LEVEL: 'info',
   ADAPTER: 'redis',
@@ -131,6 +165,31 @@ const redisUrl = z.string().refine(
   },
   { error: 'must be a redis:// or rediss:// URL with a host, e.g. redis://127.0.0.1:6379' },
 );
+
+/** `host:port,host:port`: at least one address, each with a port. */
+const nodeList = z
+  .string()
+  .transform((value) =>
+    value
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter((entry) => entry !== ''),
+  )
+  .transform((entries, ctx) => {
+    const nodes: RedisNodeAddress[] = [];
+    if (entries.length === 0) ctx.addIssue({ code: 'custom', message: 'must list at least one host:port' });
+    for (const entry of entries) {
+      const match = /^(\[[0-9A-Fa-f:.]+\]|[^:\s]+):(\d{1,5})$/.exec(entry);
+      const hostPart = match?.[1]?.replace(/^\[(.*)\]$/, '$1') ?? '';
+      const port = Number(match?.[2]);
+      if (!match || !(isIP(hostPart) !== 0 || HOSTNAME_PATTERN.test(hostPart)) || port < 1 || port > 65535) {
+        ctx.addIssue({ code: 'custom', message: `${JSON.stringify(entry)} is not host:port (port 1..65535)` });
+        continue;
+      }
+      nodes.push(Object.freeze({ host: hostPart, port }));
+    }
+    return nodes;
+  });
 
 /** An origin exactly as a browser sends it: scheme://host[:port], no path, no trailing slash. */
 export function isValidOrigin(value: string): boolean {
@@ -194,6 +253,13 @@ const SCHEMAS = {
   REPLICA_ID: z.string().regex(REPLICA_ID_PATTERN, { error: `must match ${REPLICA_ID_PATTERN}` }),
   REDIS_URL: redisUrl,
   REDIS_PASSWORD_FILE: z.string(),
+  REDIS_MODE: z.enum(REDIS_MODES, { error: `must be one of ${REDIS_MODES.join(', ')}` }),
+  REDIS_SENTINELS: nodeList,
+  REDIS_SENTINEL_MASTER: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'must match /^[A-Za-z0-9._-]{1,64}$/' }),
+  REDIS_CLUSTER_NODES: nodeList,
+  REDIS_PING_INTERVAL_MS: wholeNumber(100, 60_000),
+  REDIS_PING_TIMEOUT_MS: wholeNumber(100, 60_000),
+  REDIS_LOST_DRAIN_MS: wholeNumber(0, MAX_MS),
   CORS_ORIGINS: corsOrigins,
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }),
   ADAPTER: z.enum(ADAPTERS, { error: `must be one of ${ADAPTERS.join(', ')}` }),
@@ -267,6 +333,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: LoadConfigOptions = 
     }
   }
   const auth = authConfig(values, present, readFile, problems);
+  redisModeProblems(values, present, problems);
   if (
     values.DRAIN_DELAY_MS !== undefined &&
     values.SHUTDOWN_TIMEOUT_MS !== undefined &&
@@ -285,6 +352,13 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: LoadConfigOptions = 
     replicaId: v.REPLICA_ID,
     redisUrl: v.REDIS_URL,
     redisPassword,
+    redisMode: v.REDIS_MODE,
+    redisSentinels: Object.freeze([...(v.REDIS_SENTINELS ?? [])]),
+    redisSentinelMaster: v.REDIS_SENTINEL_MASTER,
+    redisClusterNodes: Object.freeze([...(v.REDIS_CLUSTER_NODES ?? [])]),
+    redisPingIntervalMs: v.REDIS_PING_INTERVAL_MS,
+    redisPingTimeoutMs: v.REDIS_PING_TIMEOUT_MS,
+    redisLostDrainMs: v.REDIS_LOST_DRAIN_MS,
     corsOrigins: Object.freeze([...v.CORS_ORIGINS]),
     logLevel: v.LOG_LEVEL,
     adapter: v.ADAPTER,
@@ -302,6 +376,43 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: LoadConfigOptions = 
     }),
     auth,
   });
+}
+
+/**
+ * Each mode needs its own variables and ignores the others'; a variable that
+ * would be ignored is an error, so a half-migrated environment is noticed.
+ */
+function redisModeProblems(values: Partial<Parsed>, present: ReadonlySet<VariableName>, problems: string[]): void {
+  const mode = values.REDIS_MODE;
+  if (mode === undefined) return;
+  const need: Record<RedisMode, readonly VariableName[]> = {
+    standalone: [],
+    sentinel: ['REDIS_SENTINELS', 'REDIS_SENTINEL_MASTER'],
+    cluster: ['REDIS_CLUSTER_NODES'],
+  };
+  const own: Record<RedisMode, readonly VariableName[]> = {
+    standalone: ['REDIS_URL'],
+    sentinel: need.sentinel,
+    cluster: need.cluster,
+  };
+  for (const name of need[mode]) {
+    if (!present.has(name)) problems.push(`${name}: required with REDIS_MODE=${mode}`);
+  }
+  for (const other of REDIS_MODES) {
+    if (other === mode) continue;
+    for (const name of own[other]) {
+      if (present.has(name)) problems.push(`${name}: has no effect with REDIS_MODE=${mode} (it belongs to ${other})`);
+    }
+  }
+  if (
+    values.REDIS_PING_INTERVAL_MS !== undefined &&
+    values.REDIS_PING_TIMEOUT_MS !== undefined &&
+    values.REDIS_PING_TIMEOUT_MS < values.REDIS_PING_INTERVAL_MS
+  ) {
+    problems.push(
+      `REDIS_PING_TIMEOUT_MS: must be at least REDIS_PING_INTERVAL_MS (${values.REDIS_PING_TIMEOUT_MS} < ${values.REDIS_PING_INTERVAL_MS})`,
+    );
+  }
 }
 
 /**

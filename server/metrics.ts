@@ -151,7 +151,7 @@ export function createMetrics({ replica }: { replica: string }): ReplicaMetrics 
   });
   new Gauge({
     name: METRIC_NAMES.redisConnectionUp,
-    help: '1 while the Redis connection is ready, 0 while connecting, reconnecting or closed',
+    help: '1 while the Redis connection is ready and answers PING, 0 while connecting, reconnecting, unresponsive or closed',
     labelNames: ['connection'],
     registers,
     collect() {

@@ -184,7 +184,8 @@ export interface HealthReply {
 }
 
 /** State of one of the replica's Redis connections, as `/readyz` reports it. */
-export type RedisConnectionState = 'connecting' | 'ready' | 'reconnecting' | 'closed';
+/** `unresponsive`: connected, but a PING went unanswered for REDIS_PING_TIMEOUT_MS (a partition, a hung server). */
+export type RedisConnectionState = 'connecting' | 'ready' | 'reconnecting' | 'unresponsive' | 'closed';
 
 /**
  * `GET /readyz`: 200 with `status: 'ready'` only while every Redis connection

@@ -8,7 +8,7 @@ import { type HttpGet, httpGetOf } from '../lib/http-get.ts';
 import { sumSamples } from '../lib/prometheus-text.ts';
 import { scrapeMetrics } from '../lib/scrape-metrics.ts';
 import { waitFor } from '../lib/wait-for.ts';
-import { Checks, type Scenario } from '../scenario.ts';
+import { Checks, type Scenario, skipped } from '../scenario.ts';
 import type { ReplicaEndpoint } from '../topology.ts';
 
 /** How long Redis stays down: a deliberate fault duration, not a readiness wait. */
@@ -69,6 +69,9 @@ export const redisRestart: Scenario = {
   name: 'redis-restart',
   proves: `Redis down for ${OUTAGE_MS / 1000} s under broadcast traffic: replicas stay up and keep their clients, /readyz says 503 then 200, and afterwards cross-replica broadcast works again (subscriptions restored); reports what the outage lost`,
   async run({ topology, clients: count, log }) {
+    if ((topology.options.redis ?? 'standalone') !== 'standalone') {
+      return skipped('a full Redis outage is the standalone case; Sentinel and Cluster fail over (redis-failover, redis-cluster-failover)');
+    }
     const { proxyUrl, replicas } = topology.endpoints();
     const clients = await openClients(proxyUrl, count);
     const check = new Checks();

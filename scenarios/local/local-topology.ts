@@ -19,7 +19,8 @@ import type {
 import { type DnsResponderHandle, startDnsResponder } from './dns-responder.ts';
 import { type HaproxyHandle, haproxyEnv, startHaproxy } from './haproxy.ts';
 import { type NginxHandle, startNginx } from './nginx.ts';
-import { type RedisServerHandle, startRedisServer } from './redis-server.ts';
+import { type LocalRedis, startLocalRedis } from './redis-ha.ts';
+import { cutFromRedis, removePartitionRules } from './redis-partition.ts';
 import { startReplicaProcess } from './replica-process.ts';
 
 /** The name the local DNS responder answers, standing in for Docker's `server` / `tasks.server`. */
@@ -67,7 +68,7 @@ export class LocalTopology implements Topology {
   private constructor(
     readonly options: Readonly<TopologyOptions>,
     private readonly logDir: string,
-    private readonly redis: RedisServerHandle,
+    private readonly redis: LocalRedis,
     private readonly dns: DnsResponderHandle,
     private readonly replicaPort: number,
     private readonly cookieKey: string,
@@ -82,9 +83,8 @@ export class LocalTopology implements Topology {
     const started: Array<{ stop(): Promise<unknown> } | { close(): Promise<unknown> }> = [];
     let topology: LocalTopology | undefined;
     try {
-      // Persistent like the Compose and Swarm Redis, so a Redis restart here is the one users get.
-      const redis = await startRedisServer({ logFile: join(logDir, 'redis.log'), dataDir: join(logDir, 'redis-data') });
-      started.push(redis);
+      const redis = await startLocalRedis(options.redis ?? 'standalone', logDir);
+      started.push({ stop: () => redis.down() });
       const dns = await startDnsResponder({ records: { [LOCAL_SERVICE_NAME]: [] } });
       started.push(dns);
       const replicaPort = await pickReplicaPort();
@@ -141,6 +141,32 @@ export class LocalTopology implements Topology {
     await this.proxy?.route(this.liveAddresses());
   }
 
+  async killRedisMaster(key?: string): Promise<string> {
+    return this.redis.killMaster(key);
+  }
+
+  async reviveRedisNodes(): Promise<void> {
+    await this.redis.reviveKilled();
+  }
+
+  describeRedis(): string {
+    const env = this.redis.replicaEnv;
+    if (this.redis.mode === 'sentinel') return `sentinel: sentinels ${env.REDIS_SENTINELS}, master name ${env.REDIS_SENTINEL_MASTER}`;
+    if (this.redis.mode === 'cluster') return `cluster: nodes ${env.REDIS_CLUSTER_NODES}`;
+    return `standalone: ${this.redis.url}`;
+  }
+
+  async forceRedisSwitchover(): Promise<string> {
+    if (!this.redis.switchover) throw new Error(`a forced switchover needs --redis sentinel (this topology runs ${this.redis.mode})`);
+    return this.redis.switchover();
+  }
+
+  async partitionFromRedis(replicaId: string): Promise<() => Promise<void>> {
+    const pid = this.requireReplica(replicaId).process?.pid;
+    if (pid === undefined) throw new Error(`${replicaId} is not running`);
+    return cutFromRedis(pid, this.redis.dataPorts());
+  }
+
   async stopDependency(name: 'redis'): Promise<void> {
     if (name !== 'redis') throw new Error(`unknown dependency ${name}`);
     await this.redis.stop();
@@ -190,7 +216,7 @@ export class LocalTopology implements Topology {
       if (pid !== undefined) out.push({ role: 'replica', name: replica.endpoint.id, pid });
     }
     if (this.proxy?.pid !== undefined) out.push({ role: 'proxy', name: this.options.proxy, pid: this.proxy.pid });
-    if (this.redis.pid !== undefined) out.push({ role: 'redis', name: 'redis', pid: this.redis.pid });
+    for (const node of this.redis.processes()) out.push({ role: 'redis', ...node });
     return out;
   }
 
@@ -205,7 +231,7 @@ export class LocalTopology implements Topology {
     await Promise.allSettled([...this.variants].map((variant) => variant.stop()));
     await this.proxy?.stop().catch(() => undefined);
     await Promise.allSettled([...this.replicas.values()].map((replica) => replica.process?.stop(3000)));
-    await Promise.allSettled([this.redis.stop(), this.dns.close()]);
+    await Promise.allSettled([this.redis.down(), this.dns.close(), removePartitionRules()]);
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -228,7 +254,7 @@ export class LocalTopology implements Topology {
 
   private replicaEnv(): Record<string, string> {
     return {
-      REDIS_URL: this.redis.url,
+      ...this.redis.replicaEnv,
       ADAPTER: this.options.adapter,
       LOG_LEVEL: process.env.WSK_REPLICA_LOG_LEVEL ?? 'info',
       ...this.options.replicaEnv,

@@ -26,6 +26,8 @@ export interface RedisServerOptions {
    * flushes the file). Without it nothing is kept.
    */
   dataDir?: string;
+  /** More redis-server arguments (e.g. `--replicaof`, `--cluster-enabled yes`), after ours. */
+  extraArgs?: readonly string[];
 }
 
 export interface RedisServerHandle extends AsyncDisposable {
@@ -40,6 +42,8 @@ export interface RedisServerHandle extends AsyncDisposable {
   stop(): Promise<void>;
   /** Start it again on the same port after stop(); a no-op while running. Data is kept only with `dataDir`. */
   start(): Promise<void>;
+  /** kill -9, as a crash: no shutdown, no final AOF flush. Resolves once it has exited. Idempotent. */
+  kill(): Promise<void>;
 }
 
 export class RedisServerMissingError extends Error {
@@ -145,7 +149,8 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       // Without dataDir nothing is persisted, but keep redis-server from writing into the repository anyway.
       '--dir',
       options.dataDir ?? tmpdir(),
-      ...(options.password === undefined ? [] : ['--requirepass', options.password]),
+      ...(options.password === undefined ? [] : ['--requirepass', options.password, '--masterauth', options.password]),
+      ...(options.extraArgs ?? []),
     ];
     const child = spawnManaged(executable, args, {
       name: `redis-server:${port}`,
@@ -219,6 +224,13 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       serialize(async () => {
         if (current?.running) return;
         current = await launch(fixedPort);
+      }),
+    kill: () =>
+      serialize(async () => {
+        const killed = current;
+        current = undefined;
+        killed?.signal('SIGKILL');
+        await killed?.exited;
       }),
     [Symbol.asyncDispose]: () => handle.stop(),
   };

@@ -1,0 +1,98 @@
+/**
+ * RedisConnections against a real redis-server: the PING watchdog notices a
+ * connection whose packets are dropped (iptables, so root only) within its
+ * bound, reports it unresponsive, calls onLost once after lostAfterMs, and
+ * is ready again once the network heals; and it does not mistake a blocking
+ * read (the streams adapter's idle XREAD BLOCK) for a dead connection. Every
+ * rule and process it started is removed, even on failure.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { liveManagedCount } from '../scenarios/lib/managed-process.ts';
+import { waitFor } from '../scenarios/lib/wait-for.ts';
+import { canPartition, cutFromRedis, removePartitionRules } from '../scenarios/local/redis-partition.ts';
+import { startRedisServer } from '../scenarios/local/redis-server.ts';
+import { createLogger } from './logger.ts';
+import { RedisConnections } from './redis-connections.ts';
+
+const PING_INTERVAL_MS = 200;
+const PING_TIMEOUT_MS = 400;
+const LOST_AFTER_MS = 1000;
+
+test('a silently dropped connection is unresponsive within interval + timeout, lost after the bound, ready once healed', async (t) => {
+  if (!(await canPartition())) {
+    t.skip('needs root and iptables');
+    return;
+  }
+  const redis = await startRedisServer();
+  const lost: number[] = [];
+  const connections = new RedisConnections({
+    target: { mode: 'standalone', url: redis.url },
+    logger: createLogger({ level: 'silent', replica: 'test' }),
+    pingIntervalMs: PING_INTERVAL_MS,
+    pingTimeoutMs: PING_TIMEOUT_MS,
+    lostAfterMs: LOST_AFTER_MS,
+    onLost: (ms) => lost.push(ms),
+  });
+  let heal: (() => Promise<void>) | undefined;
+  try {
+    const sub = connections.create('sub');
+    connections.create('pub');
+    await sub.subscribe('ch', () => undefined);
+    await waitFor(() => connections.ready, { what: 'both connections ready', timeoutMs: 5000 });
+    // Healthy connections stay ready across many PINGs (the subscriber too: PING is allowed there).
+    await new Promise((resolve) => setTimeout(resolve, 5 * PING_INTERVAL_MS));
+    assert.deepEqual(connections.states(), { sub: 'ready', pub: 'ready' });
+
+    const cutAt = performance.now();
+    heal = await cutFromRedis(process.pid, [redis.port]);
+    await waitFor(() => Object.values(connections.states()).every((s) => s === 'unresponsive'), {
+      what: 'both connections to be unresponsive',
+      timeoutMs: 2 * PING_INTERVAL_MS + PING_TIMEOUT_MS + 1000,
+    });
+    const detectedMs = performance.now() - cutAt;
+    assert.ok(detectedMs >= PING_TIMEOUT_MS, `noticed after ${detectedMs} ms, before any PING could time out`);
+    assert.equal(connections.ready, false);
+    await waitFor(() => lost.length === 1, { what: 'onLost to be called', timeoutMs: LOST_AFTER_MS + 3000 });
+    assert.ok(lost[0]! >= LOST_AFTER_MS, `onLost after ${lost[0]} ms`);
+
+    await heal();
+    heal = undefined;
+    // TCP retransmits with exponential backoff: the first retransmission after healing can take seconds.
+    await waitFor(() => connections.ready, { what: 'the connections to answer PING after healing', timeoutMs: 30_000, intervalMs: 100 });
+    assert.equal(lost.length, 1, 'onLost once per outage');
+  } finally {
+    if (heal) await heal();
+    await removePartitionRules();
+    await connections.close();
+    await redis.stop();
+  }
+  assert.equal(liveManagedCount(), 0);
+});
+
+test('an idle blocking XREAD (streams adapter) does not make its connection unresponsive', async () => {
+  const redis = await startRedisServer();
+  const connections = new RedisConnections({
+    target: { mode: 'standalone', url: redis.url },
+    logger: createLogger({ level: 'silent', replica: 'test' }),
+    pingIntervalMs: PING_INTERVAL_MS,
+    pingTimeoutMs: PING_TIMEOUT_MS,
+  });
+  try {
+    const main = connections.create('main');
+    const reader = main.duplicate();
+    await reader.connect();
+    await waitFor(() => connections.ready, { what: 'both connections ready', timeoutMs: 5000 });
+    const states: string[] = [];
+    const sampler = setInterval(() => states.push(...Object.values(connections.states())), 100);
+    // Two idle reads, each blocking far longer than the PING timeout, as the adapter's loop does.
+    for (let i = 0; i < 2; i++) await reader.xRead({ key: 'wsk-test-stream', id: '$' }, { BLOCK: 4 * PING_TIMEOUT_MS });
+    clearInterval(sampler);
+    assert.ok(states.length > 20, `sampled ${states.length} states`);
+    assert.deepEqual([...new Set(states)], ['ready'], 'a blocked reader was reported not ready');
+  } finally {
+    await connections.close();
+    await redis.stop();
+  }
+  assert.equal(liveManagedCount(), 0);
+});
