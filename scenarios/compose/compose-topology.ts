@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createExecRunner, type DockerRunner, runChecked } from '../docker/docker-runner.ts';
@@ -7,6 +7,7 @@ import { DOCKER_STATS_PORT, fetchStatsCsv, type HaproxyStatsSource, proxyStatesF
 import { type RoutingProbe, waitForProxyRouting } from '../docker/proxy-routing.ts';
 import { randomSecret, uniqueRunName } from '../docker/run-names.ts';
 import { registerAddressPlan } from '../lib/client-address.ts';
+import { checkDependency, checkReplicaCount, MAX_TEMPLATE_REPLICAS, saveLogs, upOrTearDown, writeOverrideFile } from '../container/driver-kit.ts';
 import { freeTcpPort } from '../lib/free-port.ts';
 import { REPO_ROOT } from '../lib/repo-root.ts';
 import { waitFor } from '../lib/wait-for.ts';
@@ -33,7 +34,6 @@ import {
   projectNetwork,
   portArgs,
   psArgs,
-  REDIS_SERVICE,
   removeContainerArgs,
   runProxyVariantArgs,
   SERVER_PORT,
@@ -51,7 +51,7 @@ import { type ComposeContainer, type ContainerDetails, containerAddress, parseCo
 /** Tag the runner builds the replica image under. */
 export const COMPOSE_SERVER_IMAGE = 'wsk-server:local';
 /** haproxy.cfg has 16 server-template slots; replicas beyond them would get no traffic. */
-export const MAX_COMPOSE_REPLICAS = 16;
+export const MAX_COMPOSE_REPLICAS = MAX_TEMPLATE_REPLICAS;
 
 export interface ComposeTimeouts {
   /** First `up`, which may build the image. */
@@ -254,11 +254,11 @@ export class ComposeTopology implements Topology {
   }
 
   async stopDependency(name: 'redis'): Promise<void> {
-    await this.docker(stopServiceArgs(this.project, serviceOf(name)));
+    await this.docker(stopServiceArgs(this.project, checkDependency(name)));
   }
 
   async startDependency(name: 'redis'): Promise<void> {
-    const service = serviceOf(name);
+    const service = checkDependency(name);
     await this.docker(startServiceArgs(this.project, service));
     await this.waitHealthy(service, () => true);
   }
@@ -418,24 +418,13 @@ export class ComposeTopology implements Topology {
   }
 
   private async saveLogs(logDir: string): Promise<void> {
-    try {
-      await mkdir(logDir, { recursive: true });
-      const result = await this.config.runner(logsArgs(this.project), { env: this.env, timeoutMs: this.config.timeouts.commandMs });
-      await writeFile(join(logDir, `compose-${this.project.name}.log`), result.stdout + result.stderr);
-    } catch {
-      // Logs are a courtesy; never let them stop the teardown.
-    }
-  }
-}
-
-function serviceOf(name: 'redis'): string {
-  if (name !== 'redis') throw new Error(`unknown dependency ${String(name)}`);
-  return REDIS_SERVICE;
-}
-
-function checkReplicaCount(count: number): void {
-  if (!Number.isInteger(count) || count < 1 || count > MAX_COMPOSE_REPLICAS) {
-    throw new RangeError(`replicas must be a whole number in 1..${MAX_COMPOSE_REPLICAS}, got ${count}`);
+    const { runner, timeouts } = this.config;
+    const project = this.project;
+    const env = this.env;
+    await saveLogs(logDir, async function* () {
+      const result = await runner(logsArgs(project), { env, timeoutMs: timeouts.commandMs });
+      yield [`compose-${project.name}.log`, result.stdout + result.stderr] as const;
+    });
   }
 }
 
@@ -470,28 +459,15 @@ export function createComposeDriver(driverOptions: ComposeDriverOptions = {}): T
       await requireComposePlugin(config.runner);
 
       const workDir = await mkdtemp(join(tmpdir(), 'wsk-compose-'));
-      const files = [config.composeFile];
-      const override = composeOverride(options.replicaEnv);
-      if (override) {
-        const overrideFile = join(workDir, 'override.json');
-        await writeFile(overrideFile, `${JSON.stringify(override, null, 2)}\n`);
-        files.push(overrideFile);
-      }
+      const overrideFile = await writeOverrideFile(workDir, composeOverride(options.replicaEnv));
+      const files = overrideFile ? [config.composeFile, overrideFile] : [config.composeFile];
       const project: ComposeProject = {
         name: config.projectName(),
         files,
         profiles: options.proxy === 'nginx' ? ['nginx'] : [],
       };
       const env = composeRunEnv(options, { haproxy: await config.freePort(), nginx: await config.freePort() });
-      const topology = new ComposeTopology(options, project, env, config, workDir);
-      try {
-        await topology.up();
-        return topology;
-      } catch (error) {
-        // testcontainers-style: a failed up() removes what it created, then rethrows the cause.
-        await topology.down().catch(() => undefined);
-        throw error;
-      }
+      return upOrTearDown(new ComposeTopology(options, project, env, config, workDir));
     },
   };
 }

@@ -1,4 +1,5 @@
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { checkDependency, checkReplicaCount, MAX_TEMPLATE_REPLICAS, saveLogs, upOrTearDown } from '../container/driver-kit.ts';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { type BackgroundCommand, type BackgroundSpawner, spawnBackground, waitForOutput } from '../container/background-command.ts';
@@ -29,7 +30,7 @@ import { type PodState, parsePods, parseReadyEndpoints } from './kube-objects.ts
 import { runKustomization } from './run-kustomization.ts';
 
 /** haproxy.cfg has 16 server-template slots. */
-export const MAX_K8S_REPLICAS = 16;
+export const MAX_K8S_REPLICAS = MAX_TEMPLATE_REPLICAS;
 const SERVER_PORT = 3000;
 /** The base's image name: what `kind load docker-image wsk-server:local` provides. */
 export const DEFAULT_K8S_IMAGE = 'wsk-server:local';
@@ -300,23 +301,12 @@ export class K8sTopology implements Topology {
   }
 
   private async saveLogs(logDir: string): Promise<void> {
-    try {
-      await mkdir(logDir, { recursive: true });
-      const result = await this.config.runner(logsArgs(this.namespace), { timeoutMs: this.config.timeouts.commandMs });
-      await writeFile(join(logDir, `k8s-${this.namespace}.log`), result.stdout + result.stderr);
-    } catch {
-      // Logs are a courtesy; never let them stop the teardown.
-    }
-  }
-}
-
-function checkDependency(name: 'redis'): void {
-  if (name !== 'redis') throw new Error(`unknown dependency ${String(name)}`);
-}
-
-function checkReplicaCount(count: number): void {
-  if (!Number.isInteger(count) || count < 1 || count > MAX_K8S_REPLICAS) {
-    throw new RangeError(`replicas must be a whole number in 1..${MAX_K8S_REPLICAS}, got ${count}`);
+    const { runner, timeouts } = this.config;
+    const namespace = this.namespace;
+    await saveLogs(logDir, async function* () {
+      const result = await runner(logsArgs(namespace), { timeoutMs: timeouts.commandMs });
+      yield [`k8s-${namespace}.log`, result.stdout + result.stderr] as const;
+    });
   }
 }
 
@@ -352,14 +342,7 @@ export function createK8sDriver(driverOptions: K8sDriverOptions = {}): TopologyD
       await requireCluster(config.runner);
       const workDir = await mkdtemp(join(tmpdir(), 'wsk-k8s-'));
       await chmod(workDir, 0o700);
-      const topology = new K8sTopology(options, config.namespace(), HAPROXY_PLAN, config, workDir);
-      try {
-        await topology.up();
-        return topology;
-      } catch (error) {
-        await topology.down().catch(() => undefined);
-        throw error;
-      }
+      return upOrTearDown(new K8sTopology(options, config.namespace(), HAPROXY_PLAN, config, workDir));
     },
   };
 }

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createExecRunner, type DockerRunner, runChecked } from '../docker/docker-runner.ts';
@@ -6,6 +6,7 @@ import { requireDockerEngine, requireSwarmManager } from '../docker/engine-check
 import { basicAuth, DOCKER_STATS_PORT, proxyStatesFromCsv, statsUrlWithCredentials } from '../docker/haproxy-stats.ts';
 import { type RoutingProbe, waitForProxyRouting } from '../docker/proxy-routing.ts';
 import { randomSecret, uniqueRunName } from '../docker/run-names.ts';
+import { checkDependency, checkReplicaCount, MAX_TEMPLATE_REPLICAS, saveLogs, upOrTearDown, writeOverrideFile } from '../container/driver-kit.ts';
 import { freeTcpPort } from '../lib/free-port.ts';
 import { REPO_ROOT } from '../lib/repo-root.ts';
 import { waitFor } from '../lib/wait-for.ts';
@@ -47,7 +48,7 @@ import {
 import { parseServicePs, parseTaskInspect, replicaIdForSlot, slotOfReplicaId, type TaskDetails } from './swarm-tasks.ts';
 
 /** haproxy.cfg has 16 server-template slots. */
-export const MAX_SWARM_REPLICAS = 16;
+export const MAX_SWARM_REPLICAS = MAX_TEMPLATE_REPLICAS;
 const SERVER_PORT = 3000;
 /** Longer than HAProxy's re-resolution (hold valid 1s) plus hold obsolete (1s). */
 const SWARM_ROUTING_STABLE_MS = 2500;
@@ -295,7 +296,7 @@ export class SwarmTopology implements Topology {
 
   /** Scale the dependency to 0 and wait until its container has stopped (not only been told to). */
   async stopDependency(name: 'redis'): Promise<void> {
-    const service = serviceOf(name);
+    const service = checkDependency(name);
     await this.docker(scaleServiceArgs(this.stack, service, 0), { timeoutMs: this.config.timeouts.scaleMs });
     await waitFor(
       async () => {
@@ -310,7 +311,7 @@ export class SwarmTopology implements Topology {
 
   /** Scale the dependency to 1 and wait until its task runs (Swarm says Running once the healthcheck passes). */
   async startDependency(name: 'redis'): Promise<void> {
-    const service = serviceOf(name);
+    const service = checkDependency(name);
     await this.docker(scaleServiceArgs(this.stack, service, 1), { timeoutMs: this.config.timeouts.scaleMs });
     await waitFor(
       async () => {
@@ -418,29 +419,18 @@ export class SwarmTopology implements Topology {
   }
 
   private async saveLogs(logDir: string): Promise<void> {
-    try {
-      await mkdir(logDir, { recursive: true });
+    const { runner, timeouts } = this.config;
+    const stack = this.stack;
+    const env = this.env;
+    await saveLogs(logDir, async function* () {
       for (const service of ['server', 'haproxy', 'redis']) {
-        const result = await this.config.runner(
-          ['service', 'logs', '--no-task-ids', '--timestamps', serviceName(this.stack, service)],
-          { env: this.env, timeoutMs: this.config.timeouts.commandMs },
-        );
-        await writeFile(join(logDir, `swarm-${serviceName(this.stack, service)}.log`), result.stdout + result.stderr);
+        const result = await runner(['service', 'logs', '--no-task-ids', '--timestamps', serviceName(stack, service)], {
+          env,
+          timeoutMs: timeouts.commandMs,
+        });
+        yield [`swarm-${serviceName(stack, service)}.log`, result.stdout + result.stderr] as const;
       }
-    } catch {
-      // Logs are a courtesy; never let them stop the teardown.
-    }
-  }
-}
-
-function serviceOf(name: 'redis'): string {
-  if (name !== 'redis') throw new Error(`unknown dependency ${String(name)}`);
-  return 'redis';
-}
-
-function checkReplicaCount(count: number): void {
-  if (!Number.isInteger(count) || count < 1 || count > MAX_SWARM_REPLICAS) {
-    throw new RangeError(`replicas must be a whole number in 1..${MAX_SWARM_REPLICAS}, got ${count}`);
+    });
   }
 }
 
@@ -483,24 +473,12 @@ export function createSwarmDriver(driverOptions: SwarmDriverOptions = {}): Topol
         await runChecked(config.runner, buildImageArgs(image, config.projectDir), { timeoutMs: config.timeouts.upMs });
       }
       const workDir = await mkdtemp(join(tmpdir(), 'wsk-swarm-'));
-      const files = [config.stackFile];
-      const override = swarmOverride(options.replicaEnv);
-      if (override) {
-        const overrideFile = join(workDir, 'override.json');
-        await writeFile(overrideFile, `${JSON.stringify(override, null, 2)}\n`);
-        files.push(overrideFile);
-      }
+      const overrideFile = await writeOverrideFile(workDir, swarmOverride(options.replicaEnv));
+      const files = overrideFile ? [config.stackFile, overrideFile] : [config.stackFile];
       const stack: SwarmStack = { name: config.stackName(), files, localImage: config.image === undefined };
       const haproxyPort = await config.freePort();
       const env = swarmRunEnv(stack, options, image, haproxyPort);
-      const topology = new SwarmTopology(options, stack, env, config, nodeId, workDir, haproxyPort, image);
-      try {
-        await topology.up();
-        return topology;
-      } catch (error) {
-        await topology.down().catch(() => undefined);
-        throw error;
-      }
+      return upOrTearDown(new SwarmTopology(options, stack, env, config, nodeId, workDir, haproxyPort, image));
     },
   };
 }
