@@ -234,6 +234,20 @@ describe('swarm driver against the fake docker', () => {
     ], 'the rollout tag goes with the stack, after its tasks');
   });
 
+  it('reads in-network URLs from another task when the first one it tries was just killed', async () => {
+    // Slot 1's first container (generation 0), as the fake names it.
+    const first = '91ba57db91baf61291bb944991bc328091bcd0b791bd6eee91be0d2591beab5c';
+    await using fake = await useFakeDocker({ FAKE_DOCKER_EXEC_GONE: first });
+    const topology = await driverWith(fake.runner).up(OPTIONS);
+    const mark = (await fake.argvs()).length;
+    const answer = await topology.httpGet?.('http://10.0.1.99:3000/readyz');
+    assert.equal(answer?.status, 200);
+    const execs = (await fake.argvs()).slice(mark).filter((argv) => argv[0] === 'exec');
+    assert.ok(execs.length >= 2, 'tried a second container');
+    assert.notEqual(execs.at(-1)?.[3], execs[0]?.[3]);
+    await topology.down();
+  });
+
   it('refuses an image-change rollout of a registry image it cannot re-tag', async () => {
     await using fake = await useFakeDocker();
     const topology = await driverWith(fake.runner, recordingProbe().probe, 'registry.example.com/wsk-server:1.0.0').up(OPTIONS);

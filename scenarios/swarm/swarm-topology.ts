@@ -1,7 +1,7 @@
 import { mkdtemp, rm, } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createExecRunner, type DockerRunner, runChecked } from '../docker/docker-runner.ts';
+import { createExecRunner, DockerCommandError, type DockerRunner, runChecked } from '../docker/docker-runner.ts';
 import { requireDockerEngine, requireSwarmManager } from '../docker/engine-check.ts';
 import { basicAuth, DOCKER_STATS_PORT, proxyStatesFromCsv, statsUrlWithCredentials } from '../docker/haproxy-stats.ts';
 import { type RoutingProbe, waitForProxyRouting } from '../docker/proxy-routing.ts';
@@ -200,13 +200,25 @@ export class SwarmTopology implements Topology {
   ): Promise<{ status: number; body: string }> {
     const host = new URL(url).hostname;
     const local = [...this.tasks.values()].filter((task) => task.nodeId === this.nodeId && task.containerId !== '');
-    const inside = local.find((task) => !Object.values(task.addresses).includes(host)) ?? local[0];
-    if (!inside) throw new Error(`no running server task on this node (${this.nodeId}) to GET ${url} from`);
-    const output = await this.docker(execFetchArgs(inside.containerId, url, timeoutMs), {
-      env: { WSK_FETCH_HEADERS: JSON.stringify(headers) },
-      timeoutMs: timeoutMs + 10_000,
-    });
-    return parseFetchOutput(output);
+    // Others first; the list may still hold a task a fault just killed, so
+    // one whose container is gone (exit 125/126, "not running") is skipped.
+    const candidates = [...local.filter((task) => !Object.values(task.addresses).includes(host)), ...local.filter((task) => Object.values(task.addresses).includes(host))];
+    if (candidates.length === 0) throw new Error(`no running server task on this node (${this.nodeId}) to GET ${url} from`);
+    let lastError: unknown;
+    for (const task of candidates) {
+      try {
+        const output = await this.docker(execFetchArgs(task.containerId, url, timeoutMs), {
+          env: { WSK_FETCH_HEADERS: JSON.stringify(headers) },
+          timeoutMs: timeoutMs + 10_000,
+        });
+        return parseFetchOutput(output);
+      } catch (error) {
+        lastError = error;
+        const gone = error instanceof DockerCommandError && (error.result.code === 125 || error.result.code === 126 || /is not running|No such container/i.test(error.result.stderr));
+        if (!gone) throw error;
+      }
+    }
+    throw lastError;
   }
 
   /** The overlay address of the HAProxy task on this node (a global service runs one per node). */

@@ -10,6 +10,7 @@
 //                                  (Compose < 2.21); default: one object per line
 //   FAKE_DOCKER_SWARM=inactive|worker
 //   FAKE_DOCKER_FAIL_ON=TEXT       fail any command whose argv, joined by spaces, contains TEXT
+//   FAKE_DOCKER_EXEC_GONE=ID       `docker exec ID …` fails as for a container just killed (exit 126)
 //
 // Secrets never reach the log: only whether they are set (and look random).
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -353,6 +354,10 @@ function swarmKill(containerId) {
 // task UP and checked; a replica's /readyz and /metrics answer 200.
 function execFetch() {
   const url = argv[argv.length - 2];
+  // FAKE_DOCKER_EXEC_GONE=ID: that container was just killed (as a fault leaves it).
+  if (env.FAKE_DOCKER_EXEC_GONE && argv[3] === env.FAKE_DOCKER_EXEC_GONE) {
+    fail(`Error response from daemon: Container ${argv[3]} is not running\n`, 126);
+  }
   if (url.endsWith('/stats;csv')) {
     if (!String(env.WSK_FETCH_HEADERS ?? '').includes('Basic ')) return out('401\n');
     const rows = ['# pxname,svname,status,addr,cookie,scur,stot,check_status,'];
