@@ -186,7 +186,7 @@ cmd_stop() {
   fi
   rm -f "$PID_FILE" "$PID_FILE.dockerd" "$SOCKET" "$MARK_BRIDGE"
   # Mounts of the exec root (netns, shm) outlive a killed daemon.
-  grep -o " $RUN_DIR/[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r mount; do umount -l "$mount" 2>/dev/null || true; done
+  { grep -o " $RUN_DIR/[^ ]*" /proc/mounts 2>/dev/null || true; } | sort -r | while read -r mount; do umount -l "$mount" 2>/dev/null || true; done
   say "stopped"
 }
 
