@@ -44,7 +44,11 @@ export const flood: Scenario = {
     };
     if (limit.eventsPerSec === 0) return skipped('the rate limit is off (RATE_LIMIT_EVENTS_PER_SEC=0)');
     const { proxyUrl, replicas } = topology.endpoints();
-    const observers = await openClients(proxyUrl, Math.max(replicas.length * 2, Math.min(count, replicas.length * 4)));
+    // One at a time, so leastconn spreads them evenly (a burst of handshakes
+    // can leave a replica without any, and the flooder may land there).
+    const observers = await openClients(proxyUrl, Math.max(replicas.length * 2, Math.min(count, replicas.length * 4)), undefined, {
+      concurrency: 1,
+    });
     // The flooder comes through the proxy like everyone else, from its own address.
     const { socket: flooder, welcome } = await openClient(
       proxyUrl,
