@@ -30,6 +30,11 @@ PID_FILE="$RUN_DIR/dockerd.pid"
 # Written by `start` when it created the swarm / the bridge, so `stop` undoes
 # exactly what this engine's runs added.
 MARK_BRIDGE="$RUN_DIR/created-docker0"
+# The firewall and forwarding as they were before this script's dockerd
+# changed them (its chains, NAT rules, FORWARD policy DROP, ip_forward=1);
+# `stop` puts them back.
+IPTABLES_BEFORE="$RUN_DIR/iptables.before"
+IP_FORWARD_BEFORE="$RUN_DIR/ip_forward.before"
 LOG_FILE="$ROOT_DIR/dockerd.log"
 START_TIMEOUT_S="${WSK_DOCKER_START_TIMEOUT_S:-60}"
 STOP_TIMEOUT_S=30
@@ -120,8 +125,10 @@ cmd_start() {
   [ "$(id -u)" = 0 ] || die "starting a Docker engine needs root (dockerd manages networks and mounts); or start one yourself and set DOCKER_HOST"
   cmd_install
   mkdir -p "$ROOT_DIR/data" "$RUN_DIR/exec"
-  rm -f "$SOCKET" "$MARK_BRIDGE"
+  rm -f "$SOCKET" "$MARK_BRIDGE" "$IPTABLES_BEFORE" "$IP_FORWARD_BEFORE"
   ip link show docker0 >/dev/null 2>&1 || : >"$MARK_BRIDGE"
+  iptables-save >"$IPTABLES_BEFORE" 2>/dev/null || rm -f "$IPTABLES_BEFORE"
+  cat /proc/sys/net/ipv4/ip_forward >"$IP_FORWARD_BEFORE" 2>/dev/null || rm -f "$IP_FORWARD_BEFORE"
   say "starting dockerd (data root $ROOT_DIR/data, socket $SOCKET, log $LOG_FILE)"
   # setsid: the daemon outlives this shell but not `stop`; its own process
   # group lets `stop` signal containerd and the shims it started too.
@@ -184,7 +191,10 @@ cmd_stop() {
     ip link del docker0 2>/dev/null || true
     ip link del docker_gwbridge 2>/dev/null || true
   fi
-  rm -f "$PID_FILE" "$PID_FILE.dockerd" "$SOCKET" "$MARK_BRIDGE"
+  # dockerd leaves its chains and rules behind when it exits; undo them.
+  if [ -s "$IPTABLES_BEFORE" ]; then iptables-restore <"$IPTABLES_BEFORE" 2>/dev/null || say "could not restore the firewall from $IPTABLES_BEFORE"; fi
+  if [ -s "$IP_FORWARD_BEFORE" ]; then cat "$IP_FORWARD_BEFORE" >/proc/sys/net/ipv4/ip_forward 2>/dev/null || true; fi
+  rm -f "$PID_FILE" "$PID_FILE.dockerd" "$SOCKET" "$MARK_BRIDGE" "$IPTABLES_BEFORE" "$IP_FORWARD_BEFORE"
   # Mounts of the exec root (netns, shm) outlive a killed daemon.
   { grep -o " $RUN_DIR/[^ ]*" /proc/mounts 2>/dev/null || true; } | sort -r | while read -r mount; do umount -l "$mount" 2>/dev/null || true; done
   say "stopped"
