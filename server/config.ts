@@ -166,15 +166,18 @@ const redisUrl = z.string().refine(
   { error: 'must be a redis:// or rediss:// URL with a host, e.g. redis://127.0.0.1:6379' },
 );
 
-/** `host:port,host:port`: at least one address, each with a port. */
-const nodeList = z
+/** A comma-separated list, entries trimmed, empty ones dropped. */
+const commaList = z
   .string()
   .transform((value) =>
     value
       .split(',')
       .map((entry) => entry.trim())
       .filter((entry) => entry !== ''),
-  )
+  );
+
+/** `host:port,host:port`: at least one address, each with a port. */
+const nodeList = commaList
   .transform((entries, ctx) => {
     const nodes: RedisNodeAddress[] = [];
     if (entries.length === 0) ctx.addIssue({ code: 'custom', message: 'must list at least one host:port' });
@@ -201,14 +204,7 @@ export function isValidOrigin(value: string): boolean {
   }
 }
 
-const corsOrigins = z
-  .string()
-  .transform((value) =>
-    value
-      .split(',')
-      .map((entry) => entry.trim())
-      .filter((entry) => entry !== ''),
-  )
+const corsOrigins = commaList
   .superRefine((entries, ctx) => {
     if (entries.includes('*') && entries.length > 1) {
       ctx.addIssue({ code: 'custom', message: '"*" allows every origin and must be the only entry' });
