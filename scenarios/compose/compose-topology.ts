@@ -312,7 +312,7 @@ export class ComposeTopology implements Topology {
   private async refresh(): Promise<void> {
     const running = (await this.ps(SERVER_SERVICE)).filter((container) => container.state === 'running');
     const details = running.length > 0 ? parseContainerInspect(await this.docker(inspectArgs(running.map((c) => c.id)))) : [];
-    const network = `${this.project.name}_default`;
+    const network = projectNetwork(this.project);
     const replicas: ReplicaEndpoint[] = [];
     for (const container of running) {
       const detail = details.find((d) => sameContainer(d.id, container.id));
@@ -346,7 +346,7 @@ export class ComposeTopology implements Topology {
   }
 
   private statsOf(detail: ContainerDetails): HaproxyStatsSource | undefined {
-    const address = containerAddress(detail, `${this.project.name}_default`);
+    const address = containerAddress(detail, projectNetwork(this.project));
     if (!address) return undefined;
     return { baseUrl: `http://${address}:${DOCKER_STATS_PORT}`, user: this.env.WSK_STATS_USER ?? 'admin', password: this.env.WSK_STATS_PASSWORD ?? '' };
   }
@@ -376,7 +376,7 @@ export class ComposeTopology implements Topology {
       const port = parsePublishedPort(await this.docker(containerPortArgs(containerName, PROXY_CONTAINER_PORT.haproxy)));
       const [detail] = parseContainerInspect(await this.docker(inspectArgs([containerName])));
       const stats = detail ? this.statsOf(detail) : undefined;
-      if (!stats) throw new Error(`variant HAProxy ${containerName} has no address on ${this.project.name}_default`);
+      if (!stats) throw new Error(`variant HAProxy ${containerName} has no address on ${projectNetwork(this.project)}`);
       const url = `http://127.0.0.1:${port}`;
       await this.config.routingProbe(
         url,
