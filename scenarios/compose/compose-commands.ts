@@ -22,6 +22,9 @@ export const SERVER_PORT = 3000;
 /** Container ports the proxies listen on (docker-compose.yml). */
 export const PROXY_CONTAINER_PORT = { haproxy: 8080, nginx: 8081 } as const;
 
+/** The project's default network (Compose names it `<project>_default`). */
+export const projectNetwork = (project: ComposeProject): string => `${project.name}_default`;
+
 export function composeBase(project: ComposeProject): string[] {
   return [
     'compose',
@@ -105,7 +108,7 @@ export function runProxyVariantArgs(
     '--label',
     `com.docker.compose.project=${project.name}`,
     '--network',
-    `${project.name}_default`,
+    projectNetwork(project),
     ...variant.env.flatMap((name) => ['-e', name]),
     '-v',
     `${variant.configFile}:/usr/local/etc/haproxy/haproxy.cfg:ro`,
@@ -127,5 +130,3 @@ export function networkInspectArgs(network: string): string[] {
   return ['network', 'inspect', network];
 }
 
-/** The project's default network (Compose names it `<project>_default`). */
-export const projectNetwork = (project: ComposeProject): string => `${project.name}_default`;
