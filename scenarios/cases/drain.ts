@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { acceptedBetween, startFlowAroundVictim, tallyDeliveries } from '../lib/broadcast-flow.ts';
 import { clientSourceAddress } from '../lib/client-address.ts';
 import { byReplica, closeClients, openClients, type PooledClient } from '../lib/client-pool.ts';
@@ -20,9 +21,16 @@ import { Checks, type Scenario, skipped, spreadUnavailable } from '../scenario.t
 const DEFAULT_DRAIN_DELAY_MS = 3000;
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
 const MOVE_TIMEOUT_MS = 30_000;
-/** Behind Nginx: rounds of fresh clients, and how long, until one reaches the restarted replica. */
-const BACK_ROUNDS = 5;
-const BACK_TIMEOUT_MS = 10_000;
+/**
+ * Behind Nginx: rounds of fresh clients, paced over BACK_TIMEOUT_MS, until
+ * one reaches the restarted replica. The window must outlast Nginx's
+ * fail_timeout (10 s): the draining replica's 503s (proxy_next_upstream
+ * http_503) mark its address failed that long, and a restarted container
+ * often gets the same address back.
+ */
+const BACK_ROUNDS = 8;
+const BACK_TIMEOUT_MS = 14_000;
+const BACK_ROUND_PAUSE_MS = 1_500;
 
 function envMs(env: Readonly<Record<string, string>> | undefined, name: string, fallback: number): number {
   const value = Number(env?.[name]);
@@ -134,6 +142,7 @@ export const drain: Scenario = {
           );
           back.push(...fresh);
           extra.push(...fresh);
+          if (!fresh.some((c) => c.welcome.replica === victimId)) await sleep(BACK_ROUND_PAUSE_MS);
         }
       }
       const backOnRestarted = back.filter((c) => c.welcome.replica === victimId).length;
