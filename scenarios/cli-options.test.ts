@@ -63,7 +63,9 @@ test('--redis picks the Redis mode; sentinel and cluster only on the local topol
   assert.equal(parseRunnerArgs(['--redis', 'sentinel']).redis, 'sentinel');
   assert.equal(parseRunnerArgs([], { WSK_REDIS: 'cluster' }).redis, 'cluster');
   assert.throws(() => parseRunnerArgs(['--redis', 'sentinal']), UsageError);
-  assert.throws(() => parseRunnerArgs(['--redis', 'cluster', '--topology', 'compose']), /--redis: sentinel and cluster run on the local topology only/);
+  assert.throws(() => parseRunnerArgs(['--redis', 'cluster', '--topology', 'compose']), /--redis: cluster runs on the local topology only/);
+  assert.equal(parseRunnerArgs(['--redis', 'sentinel', '--topology', 'compose']).redis, 'sentinel');
+  assert.throws(() => parseRunnerArgs(['--redis', 'sentinel', '--topology', 'k8s']), /--redis: sentinel runs on the local and compose topologies/);
 });
 
 test('--topology k8s selects the Kubernetes driver; WSK_TOPOLOGY too', () => {

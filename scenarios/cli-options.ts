@@ -21,10 +21,15 @@ const schema = z.object({
   only: z.array(z.string().min(1)).optional(),
   json: z.string().min(1).optional(),
   logDir: z.string().min(1).optional(),
-}).refine((options) => options.redis === 'standalone' || options.topology === 'local', {
-  path: ['redis'],
-  error: 'sentinel and cluster run on the local topology only (the Compose and Swarm files run one Redis)',
-});
+})
+  .refine((options) => options.redis !== 'cluster' || options.topology === 'local', {
+    path: ['redis'],
+    error: 'cluster runs on the local topology only (Compose and Swarm ship a Sentinel variant: --redis sentinel)',
+  })
+  .refine((options) => options.redis !== 'sentinel' || options.topology === 'local' || options.topology === 'compose', {
+    path: ['redis'],
+    error: 'sentinel runs on the local and compose topologies (docker-compose.sentinel.yml)',
+  });
 
 export type RunnerOptions = z.infer<typeof schema>;
 

@@ -268,7 +268,14 @@ export class RedisConnections {
 
   #stateOf(t: Tracked): RedisConnectionState {
     // A cluster client emits no ready/reconnecting of its own: ask it.
-    if (this.mode === 'cluster' && t.state !== 'closed') {
+    // A sentinel client does, but its 'error' events also carry errors of
+    // node clients it has already replaced: after a failover a pubsub client
+    // still retrying the dead master's name (ENOTFOUND on Docker, where the
+    // name leaves DNS with the container) emits errors while the new one
+    // serves. Counting those as an outage left /readyz 503 for ever on a
+    // Compose Sentinel stack (no 'ready' follows: the sentinel already is).
+    // Its own isReady is what its connect/failover logic maintains.
+    if ((this.mode === 'cluster' || this.mode === 'sentinel') && t.state !== 'closed') {
       if (!t.raw.isReady) return t.state === 'connecting' ? 'connecting' : 'reconnecting';
       return t.unresponsive ? 'unresponsive' : 'ready';
     }

@@ -112,7 +112,15 @@ build() {
 }
 
 # version TAG COMMAND...: what the image says its version is.
-version_in() { local tag=$1; shift; docker run --rm --entrypoint "$1" "$tag" "${@:2}" 2>&1 | head -1; }
+# The whole output is read before its first line is taken: `| head -1` would
+# close the pipe early, docker would die of SIGPIPE, and under pipefail +
+# errexit the script stopped silently (seen once, after `haproxy -v`).
+version_in() {
+  local tag=$1 out
+  shift
+  out=$(docker run --rm --entrypoint "$1" "$tag" "${@:2}" 2>&1) || die "$tag: $1 ${*:2} failed: $out"
+  printf '%s\n' "${out%%$'\n'*}"
+}
 
 # Stand-ins must stay close to what they stand in for: the same HAProxy
 # branch, an Nginx that can `resolve`, the same Redis major, the exact Node.

@@ -1,6 +1,6 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createExecRunner, type DockerRunner, runChecked } from '../docker/docker-runner.ts';
 import { requireComposePlugin, requireDockerEngine } from '../docker/engine-check.ts';
 import { DOCKER_STATS_PORT, fetchStatsCsv, type HaproxyStatsSource, proxyStatesFromCsv, statsUrlWithCredentials } from '../docker/haproxy-stats.ts';
@@ -46,6 +46,18 @@ import {
   waitContainerArgs,
 } from './compose-commands.ts';
 import { bridgeAddressPlan, type IpRunner, ipBatch, parseBridgeNetwork, runIpBatch } from './bridge-clients.ts';
+import {
+  type DataNodeService,
+  failoverCommand,
+  isSyncedReplica,
+  masterAddressCommand,
+  parseMasterService,
+  redisCliExecArgs,
+  SENTINEL_MASTER_NAME,
+  SENTINEL_OVERRIDE_FILE,
+  SENTINEL_PORT,
+  SENTINEL_SERVICES,
+} from './compose-sentinel.ts';
 import { type ComposeContainer, type ContainerDetails, containerAddress, parseComposePs, parseContainerInspect, parsePublishedPort, sameContainer } from './compose-ps.ts';
 
 /** Tag the runner builds the replica image under. */
@@ -142,12 +154,30 @@ export function composeOverride(replicaEnv: Readonly<Record<string, string>> | u
   return { services: { [SERVER_SERVICE]: { environment: { ...replicaEnv } } } };
 }
 
+/**
+ * `-f` files in order: docker-compose.yml, the Sentinel override beside it
+ * when asked, then the run's own override (the last one wins).
+ */
+export function composeFiles(
+  config: Pick<Resolved, 'composeFile'>,
+  redis: NonNullable<TopologyOptions['redis']>,
+  runOverride: string | undefined,
+): string[] {
+  return [
+    config.composeFile,
+    ...(redis === 'sentinel' ? [join(dirname(config.composeFile), SENTINEL_OVERRIDE_FILE)] : []),
+    ...(runOverride ? [runOverride] : []),
+  ];
+}
+
 export class ComposeTopology implements Topology {
   readonly kind = 'compose' as const;
   private current: Endpoints = { proxyUrl: '', replicas: [] };
   /** Replica id (container hostname) → container id, for every replica seen, killed ones included. */
   private readonly containers = new Map<string, string>();
   private downed = false;
+  /** Data-node services killRedisMaster killed and reviveRedisNodes has not started again. */
+  private readonly killedRedis = new Set<DataNodeService>();
   /** HAProxy's stats listener on the project network (found once by up()). */
   private stats: HaproxyStatsSource | undefined;
   /** The project's HAProxy container as created: image and environment, for variants. */
@@ -254,13 +284,96 @@ export class ComposeTopology implements Topology {
   }
 
   async stopDependency(name: 'redis'): Promise<void> {
+    this.requireStandalone();
     await this.docker(stopServiceArgs(this.project, checkDependency(name)));
   }
 
   async startDependency(name: 'redis'): Promise<void> {
+    this.requireStandalone();
     const service = checkDependency(name);
     await this.docker(startServiceArgs(this.project, service));
     await this.waitHealthy(service, () => true);
+  }
+
+  private requireStandalone(): void {
+    if ((this.options.redis ?? 'standalone') !== 'standalone') {
+      throw new Error('a full Redis outage is the standalone case; the Sentinel variant fails over instead (killRedisMaster)');
+    }
+  }
+
+  private requireSentinel(): void {
+    if (this.options.redis !== 'sentinel') throw new Error(`needs --redis sentinel (this compose project runs ${this.options.redis ?? 'standalone'})`);
+  }
+
+  /** `redis-cli` in a running container of `service`, authenticated with the run's password. */
+  private async redisCli(service: string, port: number, command: readonly string[]): Promise<string> {
+    const [container] = (await this.ps(service)).filter((c) => c.state === 'running');
+    if (!container) throw new Error(`no running ${service} container in compose project ${this.project.name}`);
+    return runChecked(this.config.runner, redisCliExecArgs(container.id, port, command), {
+      env: { ...this.env, REDISCLI_AUTH: this.env.REDIS_PASSWORD ?? '' },
+      timeoutMs: this.config.timeouts.commandMs,
+    });
+  }
+
+  /** The data node the sentinels name as master; asks each sentinel in turn (one may be the one just killed). */
+  private async currentMaster(): Promise<DataNodeService> {
+    const problems: string[] = [];
+    for (const sentinel of SENTINEL_SERVICES) {
+      try {
+        return parseMasterService(await this.redisCli(sentinel, SENTINEL_PORT, masterAddressCommand()));
+      } catch (error) {
+        problems.push(`${sentinel}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    throw new Error(`no sentinel named the master: ${problems.join('; ')}`);
+  }
+
+  describeRedis(): string {
+    if (this.options.redis !== 'sentinel') return `standalone: the ${checkDependency('redis')} service`;
+    return `sentinel: ${SENTINEL_SERVICES.map((s) => `${s}:${SENTINEL_PORT}`).join(',')} on ${projectNetwork(this.project)}, master name ${SENTINEL_MASTER_NAME} (docker compose -p ${this.project.name} exec ${SENTINEL_SERVICES[0]} redis-cli -p ${SENTINEL_PORT} ...)`;
+  }
+
+  /** kill -9 the current master's container (`docker kill`, SIGKILL); resolves once it has exited. */
+  async killRedisMaster(): Promise<string> {
+    this.requireSentinel();
+    const service = await this.currentMaster();
+    const [container] = (await this.ps(service)).filter((c) => c.state === 'running');
+    if (!container) throw new Error(`the sentinels name ${service} as master, but it has no running container`);
+    await this.docker(killContainerArgs(container.id, 'SIGKILL'));
+    await this.docker(waitContainerArgs(container.id));
+    this.killedRedis.add(service);
+    return `${service}:6379`;
+  }
+
+  /** Start the killed data nodes again; resolves once each is a replica synced with the new master. */
+  async reviveRedisNodes(): Promise<void> {
+    this.requireSentinel();
+    for (const service of [...this.killedRedis]) {
+      await this.docker(startServiceArgs(this.project, service));
+      await this.waitHealthy(service, () => true);
+      // It starts as a master of nothing; the sentinels turn it into a replica.
+      await waitFor(async () => isSyncedReplica(await this.redisCli(service, 6379, ['INFO', 'replication'])), {
+        what: `revived ${service} to be a synced replica`,
+        timeoutMs: this.config.timeouts.healthMs,
+        intervalMs: 500,
+      });
+      this.killedRedis.delete(service);
+    }
+  }
+
+  /** `SENTINEL FAILOVER` (an operator's switchover); resolves with the new master once a sentinel names it. */
+  async forceRedisSwitchover(): Promise<string> {
+    this.requireSentinel();
+    const before = await this.currentMaster();
+    await this.redisCli(SENTINEL_SERVICES[0], SENTINEL_PORT, failoverCommand());
+    const after = await waitFor(
+      async () => {
+        const now = await this.currentMaster();
+        return now !== before ? now : undefined;
+      },
+      { what: 'SENTINEL FAILOVER to name a new master', timeoutMs: this.config.timeouts.healthMs, intervalMs: 200 },
+    );
+    return `${after}:6379`;
   }
 
   async down(): Promise<void> {
@@ -455,12 +568,13 @@ export function createComposeDriver(driverOptions: ComposeDriverOptions = {}): T
       const config = resolve(driverOptions);
       if (options.kind !== 'compose') throw new Error(`compose driver asked for a ${options.kind} topology`);
       checkReplicaCount(options.replicas);
+      if (options.redis === 'cluster') throw new Error('the compose stack has no Redis Cluster variant (--redis standalone or sentinel)');
       await requireDockerEngine(config.runner, 'compose');
       await requireComposePlugin(config.runner);
 
       const workDir = await mkdtemp(join(tmpdir(), 'wsk-compose-'));
       const overrideFile = await writeOverrideFile(workDir, composeOverride(options.replicaEnv));
-      const files = overrideFile ? [config.composeFile, overrideFile] : [config.composeFile];
+      const files = composeFiles(config, options.redis ?? 'standalone', overrideFile);
       const project: ComposeProject = {
         name: config.projectName(),
         files,
