@@ -9,7 +9,12 @@ ADAPTER  ?= redis
 N        ?= 3
 STACK    ?= wsk
 TOPOLOGY ?= both
-COMPOSE  ?= docker compose
+REDIS    ?= standalone
+COMPOSE_CLI ?= docker compose
+# REDIS=sentinel: the Compose targets add docker-compose.sentinel.yml (Redis
+# with Sentinel: three data nodes, three sentinels). Keep the same REDIS for
+# up, scale, logs and down of one stack.
+COMPOSE  ?= $(COMPOSE_CLI) -f docker-compose.yml$(if $(filter sentinel,$(REDIS)), -f docker-compose.sentinel.yml)
 # The private engine `make engine` started, if it runs (else the user's own,
 # or none): every Docker target below talks to it without an export.
 ENGINE_HOST := $(shell bash scripts/docker-engine.sh status 2>/dev/null | sed -n 's/^export DOCKER_HOST=//p')
@@ -50,8 +55,8 @@ check: ## Validate haproxy.cfg, the nginx template, docker-compose.yml, the Swar
 demo: setup ## Keep a local stack running and print its URLs; open the printed demo URL in a browser (Ctrl-C stops it)
 	$(NODE) scenarios/stack-cli.ts up --replicas $(REPLICAS) --proxy $(PROXY) --adapter $(ADAPTER)
 
-docker-scenarios: setup ## Every scenario on a real Docker engine (TOPOLOGY=compose|swarm|both, PROXY=haproxy|nginx|both); starts a private engine when none answers
-	TOPOLOGY=$(TOPOLOGY) PROXY=$(PROXY) ADAPTER=$(ADAPTER) REPLICAS=$(REPLICAS) CLIENTS=$(CLIENTS) ARGS='$(ARGS)' bash scripts/docker-scenarios.sh
+docker-scenarios: setup ## Every scenario on a real Docker engine (TOPOLOGY=compose|swarm|both, PROXY=haproxy|nginx|both, REDIS=standalone|sentinel|both); starts a private engine when none answers
+	TOPOLOGY=$(TOPOLOGY) PROXY=$(PROXY) REDIS=$(REDIS) ADAPTER=$(ADAPTER) REPLICAS=$(REPLICAS) CLIENTS=$(CLIENTS) ARGS='$(ARGS)' bash scripts/docker-scenarios.sh
 
 ci: ## What CI runs (.ci/run): the Docker suites (Compose with both proxies, Swarm), then make test
 	bash .ci/run
@@ -65,7 +70,7 @@ engine-stop: ## Stop the private engine and everything it ran (images stay cache
 images: ## Pull the pinned images, or build stand-ins from Debian packages where no registry answers
 	@bash stand-ins/build.sh
 
-up: images .env ## Docker Compose: build and start the stack with N server replicas (writes .env with random secrets if missing)
+up: images .env ## Docker Compose: build and start the stack with N server replicas (REDIS=sentinel: Redis with Sentinel; writes .env with random secrets if missing)
 	$(COMPOSE) up -d --build --wait --scale server=$(N)
 
 .env:

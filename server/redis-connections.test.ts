@@ -13,7 +13,7 @@ import { waitFor } from '../scenarios/lib/wait-for.ts';
 import { canPartition, cutFromRedis, removePartitionRules } from '../scenarios/local/redis-partition.ts';
 import { startRedisServer } from '../scenarios/local/redis-server.ts';
 import { createLogger } from './logger.ts';
-import { RedisConnections } from './redis-connections.ts';
+import { RedisConnections, staleSentinelError } from './redis-connections.ts';
 
 const PING_INTERVAL_MS = 200;
 const PING_TIMEOUT_MS = 400;
@@ -95,4 +95,18 @@ test('an idle blocking XREAD (streams adapter) does not make its connection unre
     await redis.stop();
   }
   assert.equal(liveManagedCount(), 0);
+});
+
+test('sentinel: errors of node clients aimed at a former master are told apart from the master’s own', () => {
+  const client = { getMasterNode: () => ({ host: 'redis-replica-1', port: 6379 }) };
+  // The pubsub proxy's leaked client, still retrying the dead master's name.
+  assert.equal(staleSentinelError(client, Object.assign(new Error('getaddrinfo ENOTFOUND redis'), { hostname: 'redis' })), true);
+  // Same host, another port (every local node is 127.0.0.1).
+  const local = { getMasterNode: () => ({ host: '127.0.0.1', port: 7002 }) };
+  assert.equal(staleSentinelError(local, Object.assign(new Error('connect ECONNREFUSED'), { address: '127.0.0.1', port: 7001 })), true);
+  assert.equal(staleSentinelError(local, Object.assign(new Error('connect ECONNREFUSED'), { address: '127.0.0.1', port: 7002 })), false);
+  // No address in it (a socket closed under us), or no master known yet: it counts.
+  assert.equal(staleSentinelError(client, new Error('Socket closed unexpectedly')), false);
+  assert.equal(staleSentinelError({ getMasterNode: () => undefined }, Object.assign(new Error('x'), { hostname: 'redis' })), false);
+  assert.equal(staleSentinelError(client, 'a string'), false);
 });

@@ -127,6 +127,30 @@ export function sentinelSendCommand(
   return send(args[0] as boolean | undefined, args[1] as unknown[], args[2]);
 }
 
+/** See RedisConnections' quiet recovery: well past the 2 s reconnect backoff cap. */
+export const SENTINEL_QUIET_MS = 10_000;
+/** After a master change: long enough for the pubsub client to resubscribe (ms on a LAN). */
+export const SENTINEL_SETTLE_MS = 1000;
+
+/**
+ * Whether an error a sentinel client emitted comes from a node client aimed
+ * at a host that is no longer the master. node-redis' sentinel pubsub
+ * proxy, when the master changes while its client is still connecting,
+ * leaves that client retrying the old address for ever (ENOTFOUND on Docker,
+ * where a stopped container's name leaves DNS) and passes on its errors
+ * while a new client serves. Counted, they held /readyz at 503 for good
+ * after a failover on the Compose Sentinel stack (measured: 2 of 3 replicas
+ * stuck, with their subscriptions live on the new master).
+ */
+export function staleSentinelError(client: unknown, error: unknown): boolean {
+  const master = (client as { getMasterNode?: () => { host: string; port: number } | undefined }).getMasterNode?.();
+  if (!master || typeof error !== 'object' || error === null) return false;
+  const { hostname, address, port } = error as { hostname?: unknown; address?: unknown; port?: unknown };
+  const host = typeof hostname === 'string' ? hostname : typeof address === 'string' ? address : undefined;
+  if (host === undefined) return false;
+  return host !== master.host || (typeof port === 'number' && port !== master.port);
+}
+
 export interface RedisConnectionsOptions {
   target: RedisTarget;
   /** Overrides a password in a standalone URL (REDIS_PASSWORD_FILE); sentinel and cluster nodes use it too. */
@@ -169,6 +193,13 @@ interface Tracked {
   blockingSince: number | undefined;
   /** Whether connect() has resolved once; `opened` settles then. */
   isOpened: boolean;
+  /** When the last error that counted was seen, and the last PING answered (performance.now()). */
+  lastErrorAt: number | undefined;
+  lastPingOkAt: number | undefined;
+  /** Sentinel: when the client last moved to a new master ('topology-change' MASTER_CHANGE). */
+  masterChangedAt: number | undefined;
+  /** Sentinel: whether it has moved to another master since its first connection. */
+  movedMaster: boolean;
   opened: Promise<void>;
   markOpened: () => void;
 }
@@ -268,17 +299,12 @@ export class RedisConnections {
 
   #stateOf(t: Tracked): RedisConnectionState {
     // A cluster client emits no ready/reconnecting of its own: ask it.
-    // A sentinel client does, but its 'error' events also carry errors of
-    // node clients it has already replaced: after a failover a pubsub client
-    // still retrying the dead master's name (ENOTFOUND on Docker, where the
-    // name leaves DNS with the container) emits errors while the new one
-    // serves. Counting those as an outage left /readyz 503 for ever on a
-    // Compose Sentinel stack (no 'ready' follows: the sentinel already is).
-    // Its own isReady is what its connect/failover logic maintains.
-    if ((this.mode === 'cluster' || this.mode === 'sentinel') && t.state !== 'closed') {
+    if (this.mode === 'cluster' && t.state !== 'closed') {
       if (!t.raw.isReady) return t.state === 'connecting' ? 'connecting' : 'reconnecting';
       return t.unresponsive ? 'unresponsive' : 'ready';
     }
+    // Errors no longer count once it has moved (see #track): its own isReady does.
+    if (this.mode === 'sentinel' && t.state === 'ready' && !t.raw.isReady) return 'reconnecting';
     return t.state === 'ready' && t.unresponsive ? 'unresponsive' : t.state;
   }
 
@@ -303,6 +329,7 @@ export class RedisConnections {
     const now = performance.now();
     for (const t of this.#tracked) {
       if (t.state === 'closed') continue;
+      this.#sentinelQuietRecovery(t, now);
       if (t.blocking > 0 && t.probeSentAt === undefined) {
         if (t.blockingSince !== undefined && now - t.blockingSince >= BLOCKING_READ_BOUND_MS + timeoutMs && !t.unresponsive) {
           t.unresponsive = true;
@@ -322,6 +349,7 @@ export class RedisConnections {
       probe(this.mode, t.raw, timeoutMs).then(
         () => {
           t.probeSentAt = undefined;
+          t.lastPingOkAt = performance.now();
           if (t.unresponsive) this.#options.logger.info({ redis: t.name }, 'redis connection answers PING again');
           t.unresponsive = false;
         },
@@ -348,6 +376,30 @@ export class RedisConnections {
       this.#lostReported = true;
       this.#options.onLost?.(Math.round(unavailableMs));
     }
+  }
+
+  /**
+   * A sentinel client announces 'ready' only on its own transitions. A
+   * subscriber issues no commands, so when its master dies it never turns
+   * not-ready; it moves on `+switch-master` and no 'ready' follows; nor after
+   * a node client repaired itself (a pubsub client reconnected to the same
+   * master). Either way the connection would stay 'reconnecting' for ever
+   * (measured on Compose: /readyz 503 until REDIS_LOST_DRAIN_MS disconnected
+   * every client). So it is ready again once the client says it is, a PING
+   * was answered since, and: SENTINEL_SETTLE_MS passed without an error
+   * since it moved to a new master, or SENTINEL_QUIET_MS (past the reconnect
+   * backoff's cap: a client still retrying would have spoken) with no move.
+   */
+  #sentinelQuietRecovery(t: Tracked, now: number): void {
+    if (this.mode !== 'sentinel' || t.state !== 'reconnecting' || !t.raw.isReady || t.lastErrorAt === undefined) return;
+    // Moved to a new master since the error: that move was the repair.
+    const moved = t.masterChangedAt !== undefined && t.masterChangedAt >= t.lastErrorAt;
+    const since = moved ? (t.masterChangedAt as number) : t.lastErrorAt;
+    const quietMs = moved ? SENTINEL_SETTLE_MS : SENTINEL_QUIET_MS;
+    if (now - since < quietMs || (t.lastPingOkAt ?? 0) <= since) return;
+    this.#options.logger.info({ redis: t.name, failures: t.failures, quietMs, moved }, 'redis connection restored (quiet since its last error)');
+    t.state = 'ready';
+    t.failures = 0;
   }
 
   /**
@@ -397,6 +449,10 @@ export class RedisConnections {
       blocking: 0,
       blockingSince: undefined,
       isOpened: false,
+      lastErrorAt: undefined,
+      lastPingOkAt: undefined,
+      masterChangedAt: undefined,
+      movedMaster: false,
       opened,
       markOpened: () => markOpened(),
     };
@@ -410,13 +466,41 @@ export class RedisConnections {
     });
     // Without an 'error' listener node-redis' EventEmitter would throw and kill the process.
     raw.on('error', (error: unknown) => {
+      // After a move (see the 'topology-change' listener) the client may hold
+      // a leaked pubsub client retrying the old master for ever; its errors
+      // (ENOTFOUND, "Connection timeout": not always naming the host) say
+      // nothing about the connection in use. The watchdog PING and the
+      // client's own isReady still do.
+      if (this.mode === 'sentinel' && (tracked.movedMaster || staleSentinelError(raw, error))) {
+        logger.debug({ redis: name, err: error }, 'redis error from a node client that is not the master in use (ignored)');
+        return;
+      }
       tracked.failures += 1;
+      tracked.lastErrorAt = performance.now();
       const wasReady = tracked.state === 'ready';
       if (tracked.state !== 'closed') tracked.state = wasReady ? 'reconnecting' : tracked.state;
       // One warning per outage; the retries behind it at debug level.
       if (wasReady || tracked.failures === 1) logger.warn({ redis: name, err: error }, 'redis connection error');
       else logger.debug({ redis: name, err: error, failures: tracked.failures }, 'redis still unreachable');
     });
+    if (this.mode === 'sentinel') {
+      raw.on('topology-change', (event: { type?: unknown }) => {
+        if (event?.type !== 'MASTER_CHANGE') return;
+        const now = performance.now();
+        tracked.masterChangedAt = now;
+        if (tracked.state !== 'connecting') tracked.movedMaster = true;
+        // Not the first master (the initial connect announces it too): a
+        // switch. A switchover forced by an operator shows no error at all
+        // (the demoted master keeps answering), yet broadcasts published
+        // while the clients move between masters go missing: say so for
+        // SENTINEL_SETTLE_MS instead of answering ready through it.
+        if (tracked.state === 'ready') {
+          logger.info({ redis: name }, 'redis master changed: settling');
+          tracked.state = 'reconnecting';
+          tracked.lastErrorAt = now;
+        }
+      });
+    }
     raw.on('reconnecting', () => {
       if (tracked.state !== 'closed') tracked.state = 'reconnecting';
     });
