@@ -11,6 +11,7 @@ import {
   kibPerConnection,
   type LoadRun,
   type Ratio,
+  relayRows,
   type StormRun,
 } from './results.ts';
 import { barChart, lineChart, NINES_TICKS, ninesAxis, type Series } from './svg.ts';
@@ -19,6 +20,7 @@ const r1 = (v: number) => (Number.isFinite(v) ? (Math.round(v * 10) / 10).toStri
 const r2 = (v: number) => (Number.isFinite(v) ? (Math.round(v * 100) / 100).toString() : '—');
 const int = (v: number) => (Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : '—');
 const mib = (kib: number) => r1(kib / 1024);
+const isRelayRun = (run: LoadRun) => run.spec.kind === 'local' && run.spec.relay !== undefined;
 
 function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
   const line = (cells: readonly string[]) => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
@@ -158,7 +160,9 @@ export function buildCharts(results: BenchResults, replicas: number): Charts {
         name: run.target + (run.variant ? ` (${run.variant})` : ''),
         points: percentileCurve(decodeHistogram(run.histogram)).map(([p, ms]) => [ninesAxis(p), ms] as const),
       }));
-  const main = fanout.filter((run) => run.variant === '' && !(run.spec.kind === 'local' && run.spec.replicas !== replicas && !run.spec.direct));
+  const main = fanout.filter(
+    (run) => run.variant === '' && !isRelayRun(run) && !(run.spec.kind === 'local' && run.spec.replicas !== replicas && !run.spec.direct),
+  );
   if (main.length > 0) {
     const first = main[0]!;
     charts['latency-fanout.svg'] = lineChart({
@@ -195,7 +199,7 @@ export function buildCharts(results: BenchResults, replicas: number): Charts {
   }
   // Against replicas: HAProxy + Redis pub/sub at 1..N replicas, same offered load.
   const sweep = fanout
-    .filter((run) => run.spec.kind === 'local' && !run.spec.direct && run.spec.proxy === 'haproxy' && run.spec.adapter === 'redis' && run.variant === '')
+    .filter((run) => run.spec.kind === 'local' && !run.spec.direct && !run.spec.relay && run.spec.proxy === 'haproxy' && run.spec.adapter === 'redis' && run.variant === '')
     .sort((a, b) => (a.spec.kind === 'local' && b.spec.kind === 'local' ? a.spec.replicas - b.spec.replicas : 0));
   if (sweep.length > 1) {
     const n = (run: LoadRun) => (run.spec.kind === 'local' ? run.spec.replicas : 0);
@@ -274,7 +278,36 @@ export function buildMarkdown(results: BenchResults, replicas: number, chartFile
       'Every client receives every broadcast (the sender too); latency is from the sender writing the message to each receipt, on the one monotonic clock of the machine. CPU is utime+stime from /proc over the measured window; "server" = replicas + proxy + Redis (or the bench server). "softirq cores": kernel time charged to no process (loopback TCP delivery); "other cores": processes that are neither the stack nor the bench (the machine is not idle otherwise).',
       '',
     );
-    out.push(table(LOAD_HEADER, loadRows(fanout.filter((r) => r.variant === ''))), '', DISTURBED_NOTE, '');
+    out.push(table(LOAD_HEADER, loadRows(fanout.filter((r) => r.variant === '' && !isRelayRun(r)))), '', DISTURBED_NOTE, '');
+  }
+  const relays = relayRows(results.runs);
+  if (relays.length > 0) {
+    out.push('## Relay floor', '');
+    out.push(
+      'One replica (+ Redis) behind each relay, the same fan-out: what a proxy hop costs per relayed frame (a delivery out, a broadcast in), by the relay\'s own CPU. "over floor" is against the cheapest relay of the run.',
+      '',
+    );
+    out.push(
+      table(
+        ['relay', 'delivered/expected', 'frames relayed', 'relay CPU ms', 'relay CPU-µs/frame', 'over floor µs', 'replica CPU-µs/delivery', 'p50 ms', 'p99 ms', 'other cores'],
+        relays.map(({ run, frames, proxyUsPerFrame, overFloorUs }) => {
+          const d = deriveLoad(run);
+          return [
+            run.target,
+            `${int(run.delivered)}/${int(run.expected)}`,
+            int(frames),
+            int(d.proxyCpuMs),
+            r2(proxyUsPerFrame),
+            r2(overFloorUs),
+            r2(d.replicaCpuUsPerDelivery),
+            r2(run.latency.p50),
+            r2(run.latency.p99),
+            r2(d.otherCores),
+          ];
+        }),
+      ),
+      '',
+    );
   }
   const rooms = results.runs.filter((r): r is LoadRun => r.workload === 'rooms');
   if (rooms.length > 0) {

@@ -14,6 +14,7 @@ import { Generator } from './generator.ts';
 import type { ClientKind, ClientSpec, ConnectResult } from './generator-protocol.ts';
 import { encodeHistogram, latencyStats } from './histogram.ts';
 import type { BenchOptions } from './options.ts';
+import { RELAY_KINDS } from './haproxy-variants.ts';
 import { measureParserCost } from './parser-cost.ts';
 import {
   machineBetween,
@@ -53,6 +54,8 @@ export const TUNING_IDLE: ReadonlyArray<{ variant: string; env: Record<string, s
   { variant: 'perMessageDeflate on', env: { PER_MESSAGE_DEFLATE: 'true' } },
 ];
 
+const PEER: TargetSpec = { kind: 'peer', workers: 2 };
+
 /** The stages for `options`, in run order. Pure. */
 export function planStages(options: Pick<BenchOptions, 'only' | 'targets' | 'replicas'>): Stage[] {
   const has = (workload: string) => (options.only as readonly string[]).includes(workload);
@@ -74,13 +77,20 @@ export function planStages(options: Pick<BenchOptions, 'only' | 'targets' | 'rep
   if (target('single')) add('single', { kind: 'single' }, load());
   if (target('direct')) add('direct', { ...cluster('haproxy', 'redis', 1), direct: true }, has('fanout') ? ['fanout'] : []);
   if (target('haproxy')) add('haproxy', cluster('haproxy', 'redis'), load(has('storm') ? ['storm'] : []));
+  // Socket.IO's own one-machine scale-out, 2 workers (the machine's cores), beside the cluster.
+  if (target('peer')) add('peer', PEER, load(has('storm') ? ['storm'] : []));
   if (target('nginx')) add('nginx', cluster('nginx', 'redis'), load(has('storm') ? ['storm'] : []));
   if (target('sharded')) add('sharded', cluster('haproxy', 'redis-sharded'), load());
   if (target('streams')) add('streams', cluster('haproxy', 'redis-streams'), load());
   if (target('sweep') && has('fanout')) {
     for (let replicas = 1; replicas < n; replicas++) add(`sweep-${replicas}`, cluster('haproxy', 'redis', replicas), ['fanout']);
   }
+  // The proxy against its floor: one replica behind each relay, the same fan-out.
+  if (target('relay') && has('fanout')) {
+    for (const relay of RELAY_KINDS) add(`relay: ${relay}`, { ...cluster('haproxy', 'redis', 1), relay }, ['fanout']);
+  }
   if (has('idle')) add('idle', cluster('haproxy', 'redis'), ['idle']);
+  if (has('idle') && target('peer')) add('peer idle', PEER, ['idle']);
   if (has('tuning')) {
     for (const { variant, env } of TUNING_FANOUT) add(`tuning: ${variant}`, { kind: 'single', env }, ['fanout'], variant);
     // Default transports, as browsers connect: the handshake is a long-polling
