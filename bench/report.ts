@@ -10,7 +10,9 @@ import {
   type IdleRun,
   kibPerConnection,
   type LoadRun,
+  latencyAtIdle,
   type Ratio,
+  rateSweep,
   relayRows,
   type StormRun,
 } from './results.ts';
@@ -187,6 +189,18 @@ export function buildCharts(results: BenchResults, replicas: number): Charts {
       }),
     });
   }
+  const loadSweep = rateSweep(results.runs, results.conditions.cores);
+  if (loadSweep.size > 0) {
+    charts['latency-vs-load.svg'] = lineChart({
+      title: 'Fan-out p50 latency against load',
+      xLabel: 'thousand deliveries per second',
+      yLabel: 'p50 send → receipt, ms',
+      series: [...loadSweep].map(([target, points]) => ({
+        name: target,
+        points: points.map((point) => [point.deliveriesPerSec / 1000, point.run.latency.p50] as const),
+      })),
+    });
+  }
   const rooms = results.runs.filter((r): r is LoadRun => r.workload === 'rooms');
   if (rooms.length > 0) {
     charts['latency-rooms.svg'] = lineChart({
@@ -279,6 +293,47 @@ export function buildMarkdown(results: BenchResults, replicas: number, chartFile
       '',
     );
     out.push(table(LOAD_HEADER, loadRows(fanout.filter((r) => r.variant === '' && !isRelayRun(r)))), '', DISTURBED_NOTE, '');
+  }
+  const sweep = rateSweep(results.runs, c.cores);
+  if (sweep.size > 0) {
+    out.push('## Latency against load', '');
+    out.push(
+      `Fan-out at fractions of the main run's broadcast rate, same clients: where each target's latency turns (saturation) and what it is while the machine is mostly idle. "machine idle" is the share of the ${c.cores} cores that no process and no interrupt used in the window (/proc/stat), other sessions included.`,
+      '',
+    );
+    const rows: string[][] = [];
+    for (const [target, points] of sweep) {
+      for (const point of points) {
+        const d = deriveLoad(point.run);
+        rows.push([
+          target,
+          r2(point.run.rate),
+          int(point.deliveriesPerSec),
+          `${int(point.run.delivered)}/${int(point.run.expected)}`,
+          r1(point.idlePct),
+          r2(d.serverCores),
+          r2(d.cpuUsPerDelivery),
+          r2(point.run.latency.p50),
+          r2(point.run.latency.p99),
+        ]);
+      }
+    }
+    out.push(
+      table(['target', 'broadcasts/s', 'deliveries/s', 'delivered/expected', 'machine idle %', 'server cores', 'CPU-µs/delivery (all)', 'p50 ms', 'p99 ms'], rows),
+      '',
+    );
+    const clusterName = [...sweep.keys()].find((name) => name.startsWith('haproxy+redis'));
+    const lines: string[] = [];
+    for (const base of [...sweep.keys()].filter((name) => name !== clusterName)) {
+      if (!clusterName) break;
+      const at = latencyAtIdle(sweep, clusterName, base);
+      lines.push(
+        at
+          ? `- ${clusterName} against ${base}, at ${r2(at.rate)} broadcasts/s (machine idle ${r1(at.cluster.idlePct)}% / ${r1(at.base.idlePct)}%): p50 ${at.p50DiffMs >= 0 ? '+' : ''}${r2(at.p50DiffMs)} ms (${r2(at.cluster.run.latency.p50)} − ${r2(at.base.run.latency.p50)}), p99 ${r2(at.p99Ratio)}× (${r2(at.cluster.run.latency.p99)} / ${r2(at.base.run.latency.p99)})`
+          : `- ${clusterName} against ${base}: no rate left the machine ≥ 40% idle in both runs`,
+      );
+    }
+    if (lines.length > 0) out.push('Latency ratios where the machine stayed ≥ 40% idle (the highest such rate):', '', ...lines, '');
   }
   const relays = relayRows(results.runs);
   if (relays.length > 0) {
@@ -374,7 +429,7 @@ export function buildMarkdown(results: BenchResults, replicas: number, chartFile
       if (run.limits.length > 0) out.push(`Limits (${run.target}${run.variant ? `, ${run.variant}` : ''}):`, '', ...run.limits.map((l) => `- ${l}`), '');
     }
   }
-  const tuningFanout = fanout.filter((r) => r.variant !== '');
+  const tuningFanout = fanout.filter((r) => r.variant !== '' && r.spec.kind === 'single' && !r.variant.startsWith('rate '));
   if (tuningFanout.length > 0 || idle.some((r) => r.variant !== '') || results.parserCost) {
     out.push('## Tuning', '');
     const base = fanout.find((r) => r.spec.kind === 'single' && r.variant === '');

@@ -216,7 +216,7 @@ function findLoad(runs: readonly Run[], workload: 'fanout' | 'rooms', test: (run
 
 const isSingle = (run: LoadRun) => run.spec.kind === 'single' && run.variant === '';
 const isFloor = (run: LoadRun) => run.spec.kind === 'floor';
-const isPeer = (run: LoadRun) => run.spec.kind === 'peer';
+const isPeer = (run: LoadRun) => run.spec.kind === 'peer' && run.variant === '';
 const isDirectRedis = (run: LoadRun) => run.spec.kind === 'local' && run.spec.direct === true && run.variant === '';
 export const isCluster = (run: Run, replicas: number) =>
   run.spec.kind === 'local' &&
@@ -416,4 +416,61 @@ export function relayRows(runs: readonly Run[]): RelayRow[] {
   const floor = Math.min(...rows.map((row) => row.proxyUsPerFrame).filter(Number.isFinite));
   for (const row of rows) row.overFloorUs = Number.isFinite(floor) ? row.proxyUsPerFrame - floor : Number.NaN;
   return rows;
+}
+
+export interface LoadPoint {
+  run: LoadRun;
+  deliveriesPerSec: number;
+  /** Share of the machine's cores that no process and no interrupt used during the window, in %. */
+  idlePct: number;
+}
+
+/** Percent of the machine idle during a load run (NaN without /proc/stat numbers). */
+export function machineIdlePct(run: LoadRun, cores: number): number {
+  if (!run.machine || run.windowMs <= 0 || cores <= 0) return Number.NaN;
+  const busy = (run.machine.processMs + run.machine.irqMs) / (run.windowMs * cores);
+  return Math.max(0, 100 * (1 - busy));
+}
+
+/** Fan-out runs of the rate sweep plus the main run of each swept target, by target, lowest rate first. Pure. */
+export function rateSweep(runs: readonly Run[], cores: number): Map<string, LoadPoint[]> {
+  const fanout = runs.filter((run): run is LoadRun => run.workload === 'fanout');
+  const swept = new Set(fanout.filter((run) => run.variant.startsWith('rate ')).map((run) => run.target));
+  const out = new Map<string, LoadPoint[]>();
+  for (const target of swept) {
+    const points = fanout
+      .filter((run) => run.target === target && (run.variant === '' || run.variant.startsWith('rate ')))
+      .map((run) => ({ run, deliveriesPerSec: deriveLoad(run).deliveriesPerSec, idlePct: machineIdlePct(run, cores) }))
+      .sort((a, b) => a.run.rate - b.run.rate);
+    out.set(target, points);
+  }
+  return out;
+}
+
+/**
+ * The latency ratios at the highest broadcast rate where both runs left the
+ * machine at least `minIdlePct` idle (undefined when no rate did). Pure.
+ */
+export function latencyAtIdle(
+  sweep: Map<string, LoadPoint[]>,
+  cluster: string,
+  base: string,
+  minIdlePct = 40,
+): { rate: number; p50DiffMs: number; p99Ratio: number; cluster: LoadPoint; base: LoadPoint } | undefined {
+  const c = sweep.get(cluster) ?? [];
+  const b = sweep.get(base) ?? [];
+  const pairs = c
+    .map((point) => [point, b.find((other) => other.run.rate === point.run.rate)] as const)
+    .filter((pair): pair is readonly [LoadPoint, LoadPoint] => pair[1] !== undefined && pair[0].idlePct >= minIdlePct && pair[1].idlePct >= minIdlePct)
+    .sort((x, y) => y[0].run.rate - x[0].run.rate);
+  const best = pairs[0];
+  if (!best) return undefined;
+  const [cp, bp] = best;
+  return {
+    rate: cp.run.rate,
+    p50DiffMs: round(cp.run.latency.p50 - bp.run.latency.p50),
+    p99Ratio: bp.run.latency.p99 > 0 ? round(cp.run.latency.p99 / bp.run.latency.p99, 2) : Number.NaN,
+    cluster: cp,
+    base: bp,
+  };
 }

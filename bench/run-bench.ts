@@ -37,7 +37,12 @@ export interface Stage {
   workloads: StageWorkload[];
   /** Idle workload: which client holds the connections (default: the light WebSocket-only client). */
   idleClient?: ClientKind;
+  /** Fan-out broadcasts per second for this stage (the rate sweep); options.rate otherwise. */
+  rate?: number;
 }
+
+/** The rate sweep: fan-out at these fractions of --rate (the main runs give 1×), for the latency-against-load chart. */
+export const RATE_FRACTIONS: readonly number[] = [0.1, 0.25, 0.5];
 
 /** Tuning measures, each a replica environment that turns one off (or on). */
 export const TUNING_FANOUT: ReadonlyArray<{ variant: string; env: Record<string, string> }> = [
@@ -57,7 +62,7 @@ export const TUNING_IDLE: ReadonlyArray<{ variant: string; env: Record<string, s
 const PEER: TargetSpec = { kind: 'peer', workers: 2 };
 
 /** The stages for `options`, in run order. Pure. */
-export function planStages(options: Pick<BenchOptions, 'only' | 'targets' | 'replicas'>): Stage[] {
+export function planStages(options: Pick<BenchOptions, 'only' | 'targets' | 'replicas' | 'rate'>): Stage[] {
   const has = (workload: string) => (options.only as readonly string[]).includes(workload);
   const target = (name: string) => (options.targets as readonly string[]).includes(name);
   const n = options.replicas;
@@ -88,6 +93,20 @@ export function planStages(options: Pick<BenchOptions, 'only' | 'targets' | 'rep
   // The proxy against its floor: one replica behind each relay, the same fan-out.
   if (target('relay') && has('fanout')) {
     for (const relay of RELAY_KINDS) add(`relay: ${relay}`, { ...cluster('haproxy', 'redis', 1), relay }, ['fanout']);
+  }
+  if (target('rates') && has('fanout')) {
+    // The variant keeps these out of the ratios and the main tables; they have their own.
+    const swept: Array<[string, TargetSpec]> = [
+      ['single', { kind: 'single' }],
+      ['haproxy', cluster('haproxy', 'redis')],
+      ['peer', PEER],
+    ];
+    for (const [name, spec] of swept) {
+      for (const fraction of RATE_FRACTIONS) {
+        const rate = Math.round(options.rate * fraction * 100) / 100;
+        stages.push({ name: `rate ${rate}/s: ${name}`, spec, variant: `rate ${rate}/s`, workloads: ['fanout'], rate });
+      }
+    }
   }
   if (has('idle')) add('idle', cluster('haproxy', 'redis'), ['idle']);
   if (has('idle') && target('peer')) add('peer idle', PEER, ['idle']);
@@ -399,14 +418,15 @@ async function runStage(
       if (connect.connected === 0) throw new Error(`no client could connect: ${connect.errors.join('; ')}`);
       const clients = clientsInfo(options.clients, connect);
       if (stage.workloads.includes('fanout') && !deps.aborted?.()) {
-        const measured = await measureLoad(generator, target, options, 'broadcast', options.rate, connect.connected);
+        const rate = stage.rate ?? options.rate;
+        const measured = await measureLoad(generator, target, options, 'broadcast', rate, connect.connected);
         const run: LoadRun = {
           workload: 'fanout',
           target: label,
           spec: stage.spec,
           variant: stage.variant,
           clients,
-          rate: options.rate,
+          rate,
           size: options.size,
           ...measured,
         };
