@@ -15,6 +15,7 @@ import type { ClientKind, ClientSpec, ConnectResult } from './generator-protocol
 import { encodeHistogram, latencyStats } from './histogram.ts';
 import type { BenchOptions } from './options.ts';
 import { RELAY_KINDS } from './haproxy-variants.ts';
+import { NODE_VERSIONS } from './node-binaries.ts';
 import { measureParserCost } from './parser-cost.ts';
 import {
   machineBetween,
@@ -112,6 +113,10 @@ export function planStages(options: Pick<BenchOptions, 'only' | 'targets' | 'rep
   if (has('idle') && target('peer')) add('peer idle', PEER, ['idle']);
   if (has('tuning')) {
     for (const { variant, env } of TUNING_FANOUT) add(`tuning: ${variant}`, { kind: 'single', env }, ['fanout'], variant);
+    // What an upgrade buys: the same replica on the next Node majors (--targets nodes).
+    if (target('nodes')) {
+      for (const node of NODE_VERSIONS) add(`tuning: Node ${node}`, { kind: 'single', node }, ['fanout'], `Node ${node}`);
+    }
     // Default transports, as browsers connect: the handshake is a long-polling
     // request, which is what DISCARD_HANDSHAKE_REQUEST is about.
     add('tuning: idle memory', { kind: 'single' }, ['idle'], '', 'socket.io-client');

@@ -22,12 +22,18 @@ import { LocalTopology } from '../scenarios/local/local-topology.ts';
 import type { ProxyVariant } from '../scenarios/topology.ts';
 import type { AdapterKind, ProxyKind } from '../scenarios/topology.ts';
 import type { ConnectionMode } from './bench-connection.ts';
+import { nodeBinary } from './node-binaries.ts';
 import { haproxyTransform, RELAY_LABELS, type RelayKind } from './haproxy-variants.ts';
 import type { WatchedProcess } from './proc-stats.ts';
 
 export type TargetSpec =
   | { kind: 'floor' }
-  | { kind: 'single'; env?: Record<string, string> }
+  | {
+      kind: 'single';
+      env?: Record<string, string>;
+      /** Another Node version for the server (NODE_VERSIONS; fetched from npm); the runner's own otherwise. */
+      node?: string;
+    }
   | { kind: 'peer'; workers: number }
   | {
       kind: 'local';
@@ -72,11 +78,12 @@ async function startBenchServer(
   name: string,
   env: Record<string, string>,
   logFile: string,
+  execPath = process.execPath,
 ): Promise<{ child: ManagedProcess; url: string }> {
   const port = await freeTcpPort(BENCH_SERVER_HOST);
   // BENCH_CPU_PROF=DIR: each bench server writes a V8 CPU profile there on exit (for finding where a delivery's CPU goes).
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  const child = spawnManaged(process.execPath, [...profile, '--expose-gc', '--import', 'tsx', join(SERVERS, file)], {
+  const child = spawnManaged(execPath, [...profile, '--expose-gc', '--import', 'tsx', join(SERVERS, file)], {
     name,
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -126,6 +133,7 @@ export async function startTarget(spec: TargetSpec, logDir: string): Promise<Tar
       name,
       spec.kind === 'single' ? (spec.env ?? {}) : {},
       join(logDir, `${name}.log`),
+      spec.kind === 'single' && spec.node ? await nodeBinary(spec.node) : process.execPath,
     );
     return {
       spec,
