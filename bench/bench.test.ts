@@ -117,6 +117,39 @@ test('a tiny bench runs every workload, writes the report and leaves nothing run
   assert.deepEqual(pidsTagged(tag), [], 'processes of the bench still alive');
 });
 
+test('the relay floor and the rate sweep run and report their tables', { timeout: 150_000 }, async () => {
+  const tag = randomUUID();
+  const out = await mkdtemp(join(tmpdir(), 'wsk-bench-'));
+  const args = ['--quick', '--duration', '0.5', '--warmup', '0.2', '--clients', '10', '--replicas', '2'];
+  const run = runBench([...args, '--targets', 'relay,rates', '--only', 'fanout', '--out', out], tag);
+  const code = await run.exited;
+  assert.equal(code, 0, `exit ${code}\n${run.err().slice(-3000)}`);
+  const results = JSON.parse(await readFile(join(out, 'results.json'), 'utf8')) as BenchResults;
+  assert.deepEqual(results.failures, []);
+  const fanout = results.runs.filter((r): r is LoadRun => r.workload === 'fanout');
+  const relays = fanout.filter((r) => r.spec.kind === 'local' && r.spec.relay !== undefined);
+  assert.deepEqual(
+    relays.map((r) => (r.spec.kind === 'local' ? r.spec.relay : '')),
+    ['node-tcp', 'haproxy-tcp', 'haproxy-http', 'haproxy-http-nbthread1', 'haproxy-http-splice'],
+  );
+  for (const r of relays) {
+    positive(r.delivered, `${r.target} delivered`);
+    const proxies = r.processes.filter((p) => p.role === 'proxy');
+    assert.equal(proxies.length, 1, `${r.target}: only the relay counts as the proxy`);
+    assert.ok(proxies[0]!.rssKiB > 0, `${r.target}: the relay is measured`);
+  }
+  const swept = fanout.filter((r) => r.variant.startsWith('rate '));
+  assert.deepEqual([...new Set(swept.map((r) => r.spec.kind))].sort(), ['local', 'peer', 'single']);
+  assert.equal(swept.length, 9);
+  for (const r of swept) positive(r.delivered, `${r.target} at ${r.rate}/s delivered`);
+  const report = await readFile(join(out, 'report.md'), 'utf8');
+  assert.match(report, /## Relay floor\n/);
+  assert.match(report, /\| relay: HAProxy mode tcp ×1 \| [\d,]+\/[\d,]+ \| [\d,]+ \|/);
+  assert.match(report, /## Latency against load\n/);
+  assert.ok((await readdir(out)).includes('latency-vs-load.svg'));
+  assert.deepEqual(pidsTagged(tag), [], 'processes of the bench still alive');
+});
+
 test('Ctrl-C in the middle of a bench stops every process it started', { timeout: 60_000 }, async () => {
   const tag = randomUUID();
   const out = await mkdtemp(join(tmpdir(), 'wsk-bench-'));
