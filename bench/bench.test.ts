@@ -1,6 +1,7 @@
 /**
  * Smoke test of the bench, so it cannot rot: a tiny run of every workload
- * against the floor, the single-node baseline and the HAProxy cluster must
+ * against the floor, the single-node baseline, the HAProxy cluster and the
+ * Node-cluster peer must
  * finish, write results.json / report.md / charts with numbers where numbers
  * must be, and leave no process behind (Ctrl-C included). It asserts that
  * the bench runs and reports, never how fast anything is.
@@ -48,7 +49,7 @@ test('a tiny bench runs every workload, writes the report and leaves nothing run
   const tag = randomUUID();
   const out = await mkdtemp(join(tmpdir(), 'wsk-bench-'));
   const args = ['--quick', '--duration', '1', '--warmup', '0.5', '--clients', '30', '--replicas', '2', '--idle', '200'];
-  const run = runBench([...args, '--targets', 'floor,single,haproxy', '--only', 'fanout,rooms,storm,idle', '--out', out], tag);
+  const run = runBench([...args, '--targets', 'floor,single,haproxy,peer', '--only', 'fanout,rooms,storm,idle', '--out', out], tag);
   const code = await run.exited;
   assert.equal(code, 0, `exit ${code}\n${run.err().slice(-3000)}`);
 
@@ -57,7 +58,7 @@ test('a tiny bench runs every workload, writes the report and leaves nothing run
   const fanout = results.runs.filter((r): r is LoadRun => r.workload === 'fanout');
   assert.deepEqual(
     fanout.map((r) => r.spec.kind),
-    ['floor', 'single', 'local'],
+    ['floor', 'single', 'local', 'peer'],
   );
   for (const r of fanout) {
     positive(r.delivered, `${r.target} delivered`);
@@ -77,13 +78,28 @@ test('a tiny bench runs every workload, writes the report and leaves nothing run
     cluster.processes.reduce((s, p) => s + p.cpuMs, 0),
     'cluster CPU',
   );
+  const peer = fanout[3]!;
+  assert.deepEqual(
+    peer.processes.map((p) => p.role).sort(),
+    ['proxy', 'replica', 'replica'],
+    'the peer: its primary and both workers are measured',
+  );
+  assert.deepEqual(Object.keys(peer.clients.perReplica).sort(), ['peer-1', 'peer-2'], 'both workers took clients');
+  positive(
+    peer.processes.filter((p) => p.role === 'replica').reduce((s, p) => s + p.cpuMs, 0),
+    'peer workers CPU',
+  );
   const rooms = results.runs.filter((r): r is LoadRun => r.workload === 'rooms');
-  assert.equal(rooms.length, 2);
+  assert.equal(rooms.length, 3);
   for (const r of rooms) positive(r.delivered, `${r.target} room deliveries`);
   const storm = results.runs.find((r): r is StormRun => r.workload === 'storm');
   assert.ok(storm, 'storm ran');
   positive(storm.ok, 'upgraded storm connections');
   positive(storm.welcome.p50, 'storm welcome p50');
+  assert.ok(
+    results.runs.some((r) => r.workload === 'storm' && r.spec.kind === 'peer' && r.ok > 0),
+    'the peer took upgraded storm connections',
+  );
   const idle = results.runs.find((r): r is IdleRun => r.workload === 'idle');
   assert.ok(idle, 'idle ran');
   positive(idle.held, 'idle connections held');
@@ -98,6 +114,39 @@ test('a tiny bench runs every workload, writes the report and leaves nothing run
   const files = await readdir(out);
   assert.ok(files.includes('latency-fanout.svg') && files.includes('cpu-per-delivery.svg'), files.join(', '));
   assert.match(run.out(), /## Fan-out/);
+  assert.deepEqual(pidsTagged(tag), [], 'processes of the bench still alive');
+});
+
+test('the relay floor and the rate sweep run and report their tables', { timeout: 150_000 }, async () => {
+  const tag = randomUUID();
+  const out = await mkdtemp(join(tmpdir(), 'wsk-bench-'));
+  const args = ['--quick', '--duration', '0.5', '--warmup', '0.2', '--clients', '10', '--replicas', '2'];
+  const run = runBench([...args, '--targets', 'relay,rates', '--only', 'fanout', '--out', out], tag);
+  const code = await run.exited;
+  assert.equal(code, 0, `exit ${code}\n${run.err().slice(-3000)}`);
+  const results = JSON.parse(await readFile(join(out, 'results.json'), 'utf8')) as BenchResults;
+  assert.deepEqual(results.failures, []);
+  const fanout = results.runs.filter((r): r is LoadRun => r.workload === 'fanout');
+  const relays = fanout.filter((r) => r.spec.kind === 'local' && r.spec.relay !== undefined);
+  assert.deepEqual(
+    relays.map((r) => (r.spec.kind === 'local' ? r.spec.relay : '')),
+    ['node-tcp', 'haproxy-tcp', 'haproxy-http', 'haproxy-http-nbthread1', 'haproxy-http-splice'],
+  );
+  for (const r of relays) {
+    positive(r.delivered, `${r.target} delivered`);
+    const proxies = r.processes.filter((p) => p.role === 'proxy');
+    assert.equal(proxies.length, 1, `${r.target}: only the relay counts as the proxy`);
+    assert.ok(proxies[0]!.rssKiB > 0, `${r.target}: the relay is measured`);
+  }
+  const swept = fanout.filter((r) => r.variant.startsWith('rate '));
+  assert.deepEqual([...new Set(swept.map((r) => r.spec.kind))].sort(), ['local', 'peer', 'single']);
+  assert.equal(swept.length, 9);
+  for (const r of swept) positive(r.delivered, `${r.target} at ${r.rate}/s delivered`);
+  const report = await readFile(join(out, 'report.md'), 'utf8');
+  assert.match(report, /## Relay floor\n/);
+  assert.match(report, /\| relay: HAProxy mode tcp ×1 \| [\d,]+\/[\d,]+ \| [\d,]+ \|/);
+  assert.match(report, /## Latency against load\n/);
+  assert.ok((await readdir(out)).includes('latency-vs-load.svg'));
   assert.deepEqual(pidsTagged(tag), [], 'processes of the bench still alive');
 });
 

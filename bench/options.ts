@@ -13,7 +13,7 @@ export type Workload = (typeof WORKLOADS)[number];
  * behind the proxy; `sharded` / `streams`: HAProxy + the other adapters;
  * `sweep`: HAProxy + Redis with 1..N-1 replicas (for the charts against N).
  */
-export const TARGETS = ['floor', 'single', 'direct', 'haproxy', 'nginx', 'sharded', 'streams', 'sweep'] as const;
+export const TARGETS = ['floor', 'single', 'direct', 'haproxy', 'peer', 'nginx', 'sharded', 'streams', 'sweep', 'relay', 'rates', 'nodes'] as const;
 export type TargetName = (typeof TARGETS)[number];
 
 export interface BenchOptions {

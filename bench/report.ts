@@ -10,7 +10,10 @@ import {
   type IdleRun,
   kibPerConnection,
   type LoadRun,
+  latencyAtIdle,
   type Ratio,
+  rateSweep,
+  relayRows,
   type StormRun,
 } from './results.ts';
 import { barChart, lineChart, NINES_TICKS, ninesAxis, type Series } from './svg.ts';
@@ -19,6 +22,7 @@ const r1 = (v: number) => (Number.isFinite(v) ? (Math.round(v * 10) / 10).toStri
 const r2 = (v: number) => (Number.isFinite(v) ? (Math.round(v * 100) / 100).toString() : '—');
 const int = (v: number) => (Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : '—');
 const mib = (kib: number) => r1(kib / 1024);
+const isRelayRun = (run: LoadRun) => run.spec.kind === 'local' && run.spec.relay !== undefined;
 
 function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
   const line = (cells: readonly string[]) => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
@@ -158,7 +162,9 @@ export function buildCharts(results: BenchResults, replicas: number): Charts {
         name: run.target + (run.variant ? ` (${run.variant})` : ''),
         points: percentileCurve(decodeHistogram(run.histogram)).map(([p, ms]) => [ninesAxis(p), ms] as const),
       }));
-  const main = fanout.filter((run) => run.variant === '' && !(run.spec.kind === 'local' && run.spec.replicas !== replicas && !run.spec.direct));
+  const main = fanout.filter(
+    (run) => run.variant === '' && !isRelayRun(run) && !(run.spec.kind === 'local' && run.spec.replicas !== replicas && !run.spec.direct),
+  );
   if (main.length > 0) {
     const first = main[0]!;
     charts['latency-fanout.svg'] = lineChart({
@@ -183,6 +189,18 @@ export function buildCharts(results: BenchResults, replicas: number): Charts {
       }),
     });
   }
+  const loadSweep = rateSweep(results.runs, results.conditions.cores);
+  if (loadSweep.size > 0) {
+    charts['latency-vs-load.svg'] = lineChart({
+      title: 'Fan-out p50 latency against load',
+      xLabel: 'thousand deliveries per second',
+      yLabel: 'p50 send → receipt, ms',
+      series: [...loadSweep].map(([target, points]) => ({
+        name: target,
+        points: points.map((point) => [point.deliveriesPerSec / 1000, point.run.latency.p50] as const),
+      })),
+    });
+  }
   const rooms = results.runs.filter((r): r is LoadRun => r.workload === 'rooms');
   if (rooms.length > 0) {
     charts['latency-rooms.svg'] = lineChart({
@@ -195,7 +213,7 @@ export function buildCharts(results: BenchResults, replicas: number): Charts {
   }
   // Against replicas: HAProxy + Redis pub/sub at 1..N replicas, same offered load.
   const sweep = fanout
-    .filter((run) => run.spec.kind === 'local' && !run.spec.direct && run.spec.proxy === 'haproxy' && run.spec.adapter === 'redis' && run.variant === '')
+    .filter((run) => run.spec.kind === 'local' && !run.spec.direct && !run.spec.relay && run.spec.proxy === 'haproxy' && run.spec.adapter === 'redis' && run.variant === '')
     .sort((a, b) => (a.spec.kind === 'local' && b.spec.kind === 'local' ? a.spec.replicas - b.spec.replicas : 0));
   if (sweep.length > 1) {
     const n = (run: LoadRun) => (run.spec.kind === 'local' ? run.spec.replicas : 0);
@@ -274,7 +292,77 @@ export function buildMarkdown(results: BenchResults, replicas: number, chartFile
       'Every client receives every broadcast (the sender too); latency is from the sender writing the message to each receipt, on the one monotonic clock of the machine. CPU is utime+stime from /proc over the measured window; "server" = replicas + proxy + Redis (or the bench server). "softirq cores": kernel time charged to no process (loopback TCP delivery); "other cores": processes that are neither the stack nor the bench (the machine is not idle otherwise).',
       '',
     );
-    out.push(table(LOAD_HEADER, loadRows(fanout.filter((r) => r.variant === ''))), '', DISTURBED_NOTE, '');
+    out.push(table(LOAD_HEADER, loadRows(fanout.filter((r) => r.variant === '' && !isRelayRun(r)))), '', DISTURBED_NOTE, '');
+  }
+  const sweep = rateSweep(results.runs, c.cores);
+  if (sweep.size > 0) {
+    out.push('## Latency against load', '');
+    out.push(
+      `Fan-out at fractions of the main run's broadcast rate, same clients: where each target's latency turns (saturation) and what it is while the machine is mostly idle. "machine idle" is the share of the ${c.cores} cores that no process and no interrupt used in the window (/proc/stat), other sessions included.`,
+      '',
+    );
+    const rows: string[][] = [];
+    for (const [target, points] of sweep) {
+      for (const point of points) {
+        const d = deriveLoad(point.run);
+        rows.push([
+          target,
+          r2(point.run.rate),
+          int(point.deliveriesPerSec),
+          `${int(point.run.delivered)}/${int(point.run.expected)}`,
+          r1(point.idlePct),
+          r2(d.serverCores),
+          r2(d.cpuUsPerDelivery),
+          r2(point.run.latency.p50),
+          r2(point.run.latency.p99),
+        ]);
+      }
+    }
+    out.push(
+      table(['target', 'broadcasts/s', 'deliveries/s', 'delivered/expected', 'machine idle %', 'server cores', 'CPU-µs/delivery (all)', 'p50 ms', 'p99 ms'], rows),
+      '',
+    );
+    const clusterName = [...sweep.keys()].find((name) => name.startsWith('haproxy+redis'));
+    const lines: string[] = [];
+    for (const base of [...sweep.keys()].filter((name) => name !== clusterName)) {
+      if (!clusterName) break;
+      const at = latencyAtIdle(sweep, clusterName, base);
+      lines.push(
+        at
+          ? `- ${clusterName} against ${base}, at ${r2(at.rate)} broadcasts/s (machine idle ${r1(at.cluster.idlePct)}% / ${r1(at.base.idlePct)}%): p50 ${at.p50DiffMs >= 0 ? '+' : ''}${r2(at.p50DiffMs)} ms (${r2(at.cluster.run.latency.p50)} − ${r2(at.base.run.latency.p50)}), p99 ${r2(at.p99Ratio)}× (${r2(at.cluster.run.latency.p99)} / ${r2(at.base.run.latency.p99)})`
+          : `- ${clusterName} against ${base}: no rate left the machine ≥ 40% idle in both runs`,
+      );
+    }
+    if (lines.length > 0) out.push('Latency ratios where the machine stayed ≥ 40% idle (the highest such rate):', '', ...lines, '');
+  }
+  const relays = relayRows(results.runs);
+  if (relays.length > 0) {
+    out.push('## Relay floor', '');
+    out.push(
+      'One replica (+ Redis) behind each relay, the same fan-out: what a proxy hop costs per relayed frame (a delivery out, a broadcast in), by the relay\'s own CPU. "over floor" is against the cheapest relay of the run.',
+      '',
+    );
+    out.push(
+      table(
+        ['relay', 'delivered/expected', 'frames relayed', 'relay CPU ms', 'relay CPU-µs/frame', 'over floor µs', 'replica CPU-µs/delivery', 'p50 ms', 'p99 ms', 'other cores'],
+        relays.map(({ run, frames, proxyUsPerFrame, overFloorUs }) => {
+          const d = deriveLoad(run);
+          return [
+            run.target,
+            `${int(run.delivered)}/${int(run.expected)}`,
+            int(frames),
+            int(d.proxyCpuMs),
+            r2(proxyUsPerFrame),
+            r2(overFloorUs),
+            r2(d.replicaCpuUsPerDelivery),
+            r2(run.latency.p50),
+            r2(run.latency.p99),
+            r2(d.otherCores),
+          ];
+        }),
+      ),
+      '',
+    );
   }
   const rooms = results.runs.filter((r): r is LoadRun => r.workload === 'rooms');
   if (rooms.length > 0) {
@@ -341,7 +429,7 @@ export function buildMarkdown(results: BenchResults, replicas: number, chartFile
       if (run.limits.length > 0) out.push(`Limits (${run.target}${run.variant ? `, ${run.variant}` : ''}):`, '', ...run.limits.map((l) => `- ${l}`), '');
     }
   }
-  const tuningFanout = fanout.filter((r) => r.variant !== '');
+  const tuningFanout = fanout.filter((r) => r.variant !== '' && r.spec.kind === 'single' && !r.variant.startsWith('rate '));
   if (tuningFanout.length > 0 || idle.some((r) => r.variant !== '') || results.parserCost) {
     out.push('## Tuning', '');
     const base = fanout.find((r) => r.spec.kind === 'single' && r.variant === '');

@@ -14,6 +14,8 @@ import { Generator } from './generator.ts';
 import type { ClientKind, ClientSpec, ConnectResult } from './generator-protocol.ts';
 import { encodeHistogram, latencyStats } from './histogram.ts';
 import type { BenchOptions } from './options.ts';
+import { RELAY_KINDS } from './haproxy-variants.ts';
+import { NODE_VERSIONS } from './node-binaries.ts';
 import { measureParserCost } from './parser-cost.ts';
 import {
   machineBetween,
@@ -36,7 +38,12 @@ export interface Stage {
   workloads: StageWorkload[];
   /** Idle workload: which client holds the connections (default: the light WebSocket-only client). */
   idleClient?: ClientKind;
+  /** Fan-out broadcasts per second for this stage (the rate sweep); options.rate otherwise. */
+  rate?: number;
 }
+
+/** The rate sweep: fan-out at these fractions of --rate (the main runs give 1×), for the latency-against-load chart. */
+export const RATE_FRACTIONS: readonly number[] = [0.1, 0.25, 0.5];
 
 /** Tuning measures, each a replica environment that turns one off (or on). */
 export const TUNING_FANOUT: ReadonlyArray<{ variant: string; env: Record<string, string> }> = [
@@ -53,8 +60,10 @@ export const TUNING_IDLE: ReadonlyArray<{ variant: string; env: Record<string, s
   { variant: 'perMessageDeflate on', env: { PER_MESSAGE_DEFLATE: 'true' } },
 ];
 
+const PEER: TargetSpec = { kind: 'peer', workers: 2 };
+
 /** The stages for `options`, in run order. Pure. */
-export function planStages(options: Pick<BenchOptions, 'only' | 'targets' | 'replicas'>): Stage[] {
+export function planStages(options: Pick<BenchOptions, 'only' | 'targets' | 'replicas' | 'rate'>): Stage[] {
   const has = (workload: string) => (options.only as readonly string[]).includes(workload);
   const target = (name: string) => (options.targets as readonly string[]).includes(name);
   const n = options.replicas;
@@ -74,15 +83,40 @@ export function planStages(options: Pick<BenchOptions, 'only' | 'targets' | 'rep
   if (target('single')) add('single', { kind: 'single' }, load());
   if (target('direct')) add('direct', { ...cluster('haproxy', 'redis', 1), direct: true }, has('fanout') ? ['fanout'] : []);
   if (target('haproxy')) add('haproxy', cluster('haproxy', 'redis'), load(has('storm') ? ['storm'] : []));
+  // Socket.IO's own one-machine scale-out, 2 workers (the machine's cores), beside the cluster.
+  if (target('peer')) add('peer', PEER, load(has('storm') ? ['storm'] : []));
   if (target('nginx')) add('nginx', cluster('nginx', 'redis'), load(has('storm') ? ['storm'] : []));
   if (target('sharded')) add('sharded', cluster('haproxy', 'redis-sharded'), load());
   if (target('streams')) add('streams', cluster('haproxy', 'redis-streams'), load());
   if (target('sweep') && has('fanout')) {
     for (let replicas = 1; replicas < n; replicas++) add(`sweep-${replicas}`, cluster('haproxy', 'redis', replicas), ['fanout']);
   }
+  // The proxy against its floor: one replica behind each relay, the same fan-out.
+  if (target('relay') && has('fanout')) {
+    for (const relay of RELAY_KINDS) add(`relay: ${relay}`, { ...cluster('haproxy', 'redis', 1), relay }, ['fanout']);
+  }
+  if (target('rates') && has('fanout')) {
+    // The variant keeps these out of the ratios and the main tables; they have their own.
+    const swept: Array<[string, TargetSpec]> = [
+      ['single', { kind: 'single' }],
+      ['haproxy', cluster('haproxy', 'redis')],
+      ['peer', PEER],
+    ];
+    for (const [name, spec] of swept) {
+      for (const fraction of RATE_FRACTIONS) {
+        const rate = Math.round(options.rate * fraction * 100) / 100;
+        stages.push({ name: `rate ${rate}/s: ${name}`, spec, variant: `rate ${rate}/s`, workloads: ['fanout'], rate });
+      }
+    }
+  }
   if (has('idle')) add('idle', cluster('haproxy', 'redis'), ['idle']);
+  if (has('idle') && target('peer')) add('peer idle', PEER, ['idle']);
   if (has('tuning')) {
     for (const { variant, env } of TUNING_FANOUT) add(`tuning: ${variant}`, { kind: 'single', env }, ['fanout'], variant);
+    // What an upgrade buys: the same replica on the next Node majors (--targets nodes).
+    if (target('nodes')) {
+      for (const node of NODE_VERSIONS) add(`tuning: Node ${node}`, { kind: 'single', node }, ['fanout'], `Node ${node}`);
+    }
     // Default transports, as browsers connect: the handshake is a long-polling
     // request, which is what DISCARD_HANDSHAKE_REQUEST is about.
     add('tuning: idle memory', { kind: 'single' }, ['idle'], '', 'socket.io-client');
@@ -389,14 +423,15 @@ async function runStage(
       if (connect.connected === 0) throw new Error(`no client could connect: ${connect.errors.join('; ')}`);
       const clients = clientsInfo(options.clients, connect);
       if (stage.workloads.includes('fanout') && !deps.aborted?.()) {
-        const measured = await measureLoad(generator, target, options, 'broadcast', options.rate, connect.connected);
+        const rate = stage.rate ?? options.rate;
+        const measured = await measureLoad(generator, target, options, 'broadcast', rate, connect.connected);
         const run: LoadRun = {
           workload: 'fanout',
           target: label,
           spec: stage.spec,
           variant: stage.variant,
           clients,
-          rate: options.rate,
+          rate,
           size: options.size,
           ...measured,
         };

@@ -6,6 +6,9 @@
  * - `floor`: bench/servers/floor-server.ts, a bare `ws` fan-out server;
  * - `single`: one replica (server/app.ts, the product's handlers) with the
  *   in-memory adapter: no proxy, no Redis (bench/servers/single-server.ts);
+ * - `peer`: bench/servers/cluster-peer-server.ts, Socket.IO's own
+ *   one-machine scale-out (Node `cluster`, @socket.io/sticky hand-off,
+ *   @socket.io/cluster-adapter) with the replica's app in each worker;
  * - `local`: the local topology (LocalTopology: real redis-server, HAProxy or
  *   Nginx, N replicas), clients through the proxy or straight at the replicas.
  */
@@ -19,11 +22,19 @@ import { LocalTopology } from '../scenarios/local/local-topology.ts';
 import type { ProxyVariant } from '../scenarios/topology.ts';
 import type { AdapterKind, ProxyKind } from '../scenarios/topology.ts';
 import type { ConnectionMode } from './bench-connection.ts';
+import { nodeBinary } from './node-binaries.ts';
+import { haproxyTransform, RELAY_LABELS, type RelayKind } from './haproxy-variants.ts';
 import type { WatchedProcess } from './proc-stats.ts';
 
 export type TargetSpec =
   | { kind: 'floor' }
-  | { kind: 'single'; env?: Record<string, string> }
+  | {
+      kind: 'single';
+      env?: Record<string, string>;
+      /** Another Node version for the server (NODE_VERSIONS; fetched from npm); the runner's own otherwise. */
+      node?: string;
+    }
+  | { kind: 'peer'; workers: number }
   | {
       kind: 'local';
       proxy: ProxyKind;
@@ -31,6 +42,12 @@ export type TargetSpec =
       replicas: number;
       /** Clients connect straight to the replicas (round-robin), not through the proxy. */
       direct?: boolean;
+      /**
+       * Relay floor: clients go through this relay instead of the topology's
+       * proxy (an HAProxy variant of haproxy.cfg, or the bench's Node TCP
+       * relay to the first replica); only that relay counts as the proxy.
+       */
+      relay?: RelayKind;
       env?: Record<string, string>;
     };
 
@@ -61,9 +78,12 @@ async function startBenchServer(
   name: string,
   env: Record<string, string>,
   logFile: string,
+  execPath = process.execPath,
 ): Promise<{ child: ManagedProcess; url: string }> {
   const port = await freeTcpPort(BENCH_SERVER_HOST);
-  const child = spawnManaged(process.execPath, ['--expose-gc', '--import', 'tsx', join(SERVERS, file)], {
+  // BENCH_CPU_PROF=DIR: each bench server writes a V8 CPU profile there on exit (for finding where a delivery's CPU goes).
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = spawnManaged(execPath, [...profile, '--expose-gc', '--import', 'tsx', join(SERVERS, file)], {
     name,
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -97,7 +117,9 @@ async function startBenchServer(
 export function targetLabel(spec: TargetSpec): string {
   if (spec.kind === 'floor') return 'raw ws floor';
   if (spec.kind === 'single') return 'single (no Redis)';
+  if (spec.kind === 'peer') return `node cluster ×${spec.workers} (sticky)`;
   if (spec.direct) return `direct ×${spec.replicas} +${spec.adapter}`;
+  if (spec.relay) return `relay: ${RELAY_LABELS[spec.relay]} ×${spec.replicas}`;
   return `${spec.proxy}+${spec.adapter} ×${spec.replicas}`;
 }
 
@@ -111,6 +133,7 @@ export async function startTarget(spec: TargetSpec, logDir: string): Promise<Tar
       name,
       spec.kind === 'single' ? (spec.env ?? {}) : {},
       join(logDir, `${name}.log`),
+      spec.kind === 'single' && spec.node ? await nodeBinary(spec.node) : process.execPath,
     );
     return {
       spec,
@@ -126,6 +149,7 @@ export async function startTarget(spec: TargetSpec, logDir: string): Promise<Tar
       },
     };
   }
+  if (spec.kind === 'peer') return startPeer(spec, logDir);
   const topology = await LocalTopology.up({
     kind: 'local',
     proxy: spec.proxy,
@@ -138,6 +162,7 @@ export async function startTarget(spec: TargetSpec, logDir: string): Promise<Tar
   });
   const endpoints = topology.endpoints();
   const replicaUrls = endpoints.replicas.map((replica) => replica.url);
+  if (spec.relay) return startRelay(spec, spec.relay, topology, replicaUrls, logDir);
   return {
     spec,
     mode: 'socket.io',
@@ -148,5 +173,93 @@ export async function startTarget(spec: TargetSpec, logDir: string): Promise<Tar
     processes: () => topology.processes().filter((process) => !(spec.direct && process.role === 'proxy')),
     haproxyVariant: (name, transform) => topology.startHaproxyVariant(name, transform),
     down: () => topology.down(),
+  };
+}
+
+/** How long the peer's workers get to start (each loads the app through tsx). */
+const PEER_WORKERS_TIMEOUT_MS = 30_000;
+
+async function startPeer(spec: Extract<TargetSpec, { kind: 'peer' }>, logDir: string): Promise<Target> {
+  const { child, url } = await startBenchServer(
+    'cluster-peer-server.ts',
+    'peer',
+    { WORKERS: String(spec.workers) },
+    join(logDir, 'peer.log'),
+  );
+  const workerPids = (): Array<[string, number]> =>
+    [...child.output().matchAll(/^peer worker (\S+) pid (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])] as [string, number]);
+  try {
+    await waitFor(
+      () => {
+        if (!child.running) throw new Error(`peer ${child.describeExit()}: ${child.output().slice(-500)}`);
+        return workerPids().length >= spec.workers;
+      },
+      { what: `${spec.workers} peer workers to serve`, timeoutMs: PEER_WORKERS_TIMEOUT_MS, intervalMs: 100 },
+    );
+  } catch (error) {
+    await child.stop(3000);
+    throw error;
+  }
+  const workers = workerPids();
+  return {
+    spec,
+    mode: 'socket.io',
+    urlFor: () => url,
+    directUrlFor: () => url,
+    proxyUrl: undefined,
+    // The primary hands connections over and relays the adapter's IPC
+    // messages: it plays the proxy's part, and is counted alone (its
+    // descendants are the workers, counted as replicas).
+    processes: () => [
+      ...(child.pid === undefined ? [] : [{ role: 'proxy' as const, name: 'node cluster primary', pid: child.pid, alone: true }]),
+      ...workers.map(([name, pid]) => ({ role: 'replica' as const, name, pid })),
+    ],
+    down: async () => {
+      await child.stop(5000);
+    },
+  };
+}
+
+async function startRelay(
+  spec: TargetSpec,
+  relay: RelayKind,
+  topology: LocalTopology,
+  replicaUrls: readonly string[],
+  logDir: string,
+): Promise<Target> {
+  let url: string;
+  let proxy: WatchedProcess | undefined;
+  let stopRelay: () => Promise<void>;
+  try {
+    if (relay === 'node-tcp') {
+      const upstream = new URL(replicaUrls[0]!);
+      const started = await startBenchServer('tcp-relay.ts', 'tcp-relay', { UPSTREAM: upstream.host }, join(logDir, 'tcp-relay.log'));
+      url = started.url;
+      if (started.child.pid !== undefined) proxy = { role: 'proxy', name: RELAY_LABELS[relay], pid: started.child.pid };
+      stopRelay = async () => {
+        await started.child.stop(3000);
+      };
+    } else {
+      const variant = await topology.startHaproxyVariant(relay, haproxyTransform(relay));
+      url = variant.url;
+      if (variant.pid !== undefined) proxy = { role: 'proxy', name: RELAY_LABELS[relay], pid: variant.pid };
+      stopRelay = () => variant.stop();
+    }
+  } catch (error) {
+    await topology.down();
+    throw error;
+  }
+  return {
+    spec,
+    mode: 'socket.io',
+    urlFor: () => url,
+    directUrlFor: (index) => replicaUrls[index % replicaUrls.length]!,
+    proxyUrl: url,
+    // The topology's own HAProxy is up but off the path: only the relay counts as the proxy.
+    processes: () => [...topology.processes().filter((process) => process.role !== 'proxy'), ...(proxy ? [proxy] : [])],
+    down: async () => {
+      await stopRelay().catch(() => undefined);
+      await topology.down();
+    },
   };
 }

@@ -5,7 +5,7 @@ import { roomFor } from './generator-protocol.ts';
 import { latencyStats, mergeEncoded, newHistogram, recordUs, encodeHistogram } from './histogram.ts';
 import { parseBenchArgs, UsageError } from './options.ts';
 import { descendants, parseStat, parseStatus, usageBetween } from './proc-stats.ts';
-import { computeRatios, deriveLoad, type IdleRun, type LoadRun } from './results.ts';
+import { computeRatios, deriveLoad, type IdleRun, latencyAtIdle, type LoadRun, machineIdlePct, rateSweep, relayRows } from './results.ts';
 import { haproxyConnectionCap, planStages } from './run-bench.ts';
 import { barChart, escapeXml, lineChart, niceTicks, ninesAxis } from './svg.ts';
 import { decodeFrame, encodeEvent, encodeEventRaw, findProbe, probePayload, rawWebSocketUrl, socketIoWebSocketUrl } from './wire.ts';
@@ -241,6 +241,81 @@ describe('results', () => {
     assert.equal(byName('KiB per idle connection at HAProxy')?.value, 5);
     // Missing baseline: reported as not measured, not thrown.
     assert.ok(Number.isNaN(byName('cross-replica p50 − single-node p50 (vs replica + Redis')?.value ?? 0));
+    assert.ok(Number.isNaN(byName('CPU-µs per delivery, cluster / node cluster')?.value ?? 0), 'no peer run');
+
+    const peer = loadRun({
+      spec: { kind: 'peer', workers: 2 },
+      target: 'node cluster ×2 (sticky)',
+      latency: { count: 1, p50: 2.25, p90: 3, p99: 6, p999: 8, max: 9, mean: 2 },
+      processes: [
+        { role: 'proxy', name: 'node cluster primary', cpuMs: 500, rssKiB: 1, rssStartKiB: 1, hwmKiB: 1 },
+        { role: 'replica', name: 'peer-1', cpuMs: 2500, rssKiB: 1, rssStartKiB: 1, hwmKiB: 1 },
+        { role: 'replica', name: 'peer-2', cpuMs: 2500, rssKiB: 1, rssStartKiB: 1, hwmKiB: 1 },
+      ],
+    });
+    const withPeer = computeRatios([floor, single, cluster, peer, idle], 3);
+    const peerRatio = (prefix: string) => withPeer.find((r) => r.name.startsWith(prefix));
+    assert.equal(peerRatio('cluster p50 − node cluster ×2 (sticky) p50')?.value, 0.25);
+    // (6000 + 1000 + 100) / (5000 + 500) CPU-ms over the same deliveries.
+    assert.equal(peerRatio('CPU-µs per delivery, cluster / node cluster ×2 (sticky)')?.value, 1.29);
+    // 500,000 deliveries per 5 worker CPU-s against 200,000 per floor CPU-s.
+    assert.equal(peerRatio('deliveries/s per worker CPU-second, node cluster')?.value, 50);
+  });
+
+  it('sweeps rates per target and states latency ratios only where the machine stayed ≥ 40% idle', () => {
+    // 2 cores over 10 s = 20,000 core-ms; busy = processes + interrupts.
+    const point = (target: string, rate: number, busyMs: number, p50: number, p99: number, main = false) =>
+      loadRun({
+        target,
+        rate,
+        variant: main ? '' : `rate ${rate}/s`,
+        machine: { processMs: busyMs - 1000, irqMs: 1000 },
+        latency: { count: 1, p50, p90: p50, p99, p999: p99, max: p99, mean: p50 },
+      });
+    const runs = [
+      point('single (no Redis)', 50, 19_000, 400, 900, true),
+      point('single (no Redis)', 5, 6000, 2, 4),
+      point('single (no Redis)', 25, 11_000, 5, 10),
+      point('haproxy+redis ×3', 50, 20_000, 500, 1200, true),
+      point('haproxy+redis ×3', 5, 8000, 3, 6),
+      point('haproxy+redis ×3', 25, 13_000, 8, 30),
+    ];
+    assert.equal(machineIdlePct(runs[1]!, 2), 70);
+    const sweep = rateSweep(runs, 2);
+    assert.deepEqual(
+      sweep.get('haproxy+redis ×3')?.map((p) => [p.run.rate, p.idlePct]),
+      [
+        [5, 60],
+        [25, 35],
+        [50, 0],
+      ],
+    );
+    // At 25/s the cluster's window was only 35% idle: the ratio comes from 5/s.
+    const at = latencyAtIdle(sweep, 'haproxy+redis ×3', 'single (no Redis)');
+    assert.deepEqual([at?.rate, at?.p50DiffMs, at?.p99Ratio], [5, 1, 1.5]);
+    assert.equal(latencyAtIdle(sweep, 'haproxy+redis ×3', 'single (no Redis)', 80), undefined);
+  });
+
+  it('prices each relay per relayed frame against the cheapest one', () => {
+    const relay = (kind: 'node-tcp' | 'haproxy-tcp' | 'haproxy-http', proxyCpuMs: number) =>
+      loadRun({
+        spec: { kind: 'local', proxy: 'haproxy', adapter: 'redis', replicas: 1, relay: kind },
+        sentMeasured: 1000,
+        delivered: 99_000,
+        processes: [
+          { role: 'replica', name: 'replica-1', cpuMs: 1000, rssKiB: 1, rssStartKiB: 1, hwmKiB: 1 },
+          { role: 'proxy', name: kind, cpuMs: proxyCpuMs, rssKiB: 1, rssStartKiB: 1, hwmKiB: 1 },
+        ],
+      });
+    const rows = relayRows([relay('node-tcp', 300), relay('haproxy-tcp', 200), relay('haproxy-http', 500), loadRun({})]);
+    assert.deepEqual(
+      rows.map((row) => [row.run.spec.kind === 'local' ? row.run.spec.relay : '', row.frames, row.proxyUsPerFrame, row.overFloorUs]),
+      [
+        ['node-tcp', 100_000, 3, 1],
+        ['haproxy-tcp', 100_000, 2, 0],
+        ['haproxy-http', 100_000, 5, 3],
+      ],
+    );
   });
 });
 

@@ -34,6 +34,12 @@ export interface AppDeps {
    * single-node baseline only.
    */
   inMemoryAdapter?: boolean;
+  /**
+   * An adapter in place of config.adapter and Redis (nothing connects to
+   * Redis; /readyz stays 503). For the benchmark's Node `cluster` peer
+   * (@socket.io/cluster-adapter) only.
+   */
+  adapter?: NonNullable<ServerOptions['adapter']>;
   /** Extra handshake checks, after the built-in ones (protocol version, Origin); a refusal is answered as it says. */
   handshakeGuards?: readonly HandshakeGuard[];
 }
@@ -148,8 +154,9 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     ...(deps.redisMaxReconnectDelayMs === undefined ? {} : { maxReconnectDelayMs: deps.redisMaxReconnectDelayMs }),
     ...(deps.onRedisCommandError ? { onCommandError: deps.onRedisCommandError } : {}),
   });
-  const setup = deps.inMemoryAdapter
-    ? { adapter: undefined, serverOptions: {} }
+  const setup =
+    deps.inMemoryAdapter || deps.adapter
+    ? { adapter: deps.adapter, serverOptions: {} }
     : createAdapterSetup(config.adapter, redis, { requestsTimeoutMs: clusterTimeoutMs });
   const readiness = () => computeReadiness({ replica, phase, redis: redis.states() });
 

@@ -1,5 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { FanoutTally } from './fanout-tally.ts';
 import type { Routes } from './http-router.ts';
+import { LabelTally } from './label-tally.ts';
 import { CLIENT_EVENTS, type ReadyReply, type ServerToClientEvents } from './protocol.ts';
 import type { ReplicaServer, ReplicaSocket } from './socket-types.ts';
 
@@ -119,17 +121,28 @@ export function createMetrics({ replica }: { replica: string }): ReplicaMetrics 
     labelNames: ['event'],
     registers,
   });
-  const eventsSent = new Counter({
+  // The two per-recipient counters are tallied in plain integers and handed
+  // to prom-client when scraped (see LabelTally): they are bumped once per
+  // recipient of every broadcast, the replica's hottest path.
+  const sentTally = new LabelTally();
+  const deliveryTally = new LabelTally();
+  new Counter({
     name: METRIC_NAMES.eventsSent,
     help: 'Events this replica wrote to one of its clients (one per recipient; acks not included), by name',
     labelNames: ['event'],
     registers,
+    collect() {
+      sentTally.drain((event, n) => this.inc({ event }, n));
+    },
   });
-  const deliveries = new Counter({
+  new Counter({
     name: METRIC_NAMES.broadcastDeliveries,
     help: 'Cluster-wide messages (broadcast, room:message) delivered to clients of this replica, one per recipient',
     labelNames: ['event'],
     registers,
+    collect() {
+      deliveryTally.drain((event, n) => this.inc({ event }, n));
+    },
   });
   const fanout = new Histogram({
     name: METRIC_NAMES.broadcastFanout,
@@ -179,25 +192,7 @@ export function createMetrics({ replica }: { replica: string }): ReplicaMetrics 
     },
   });
 
-  // A broadcast reaches a replica's local clients in one synchronous loop
-  // (the adapter's apply()), so counting per message id until the next
-  // microtask gives exactly that message's local fan-out.
-  const pending = new Map<string, { event: string; count: number }>();
-  const flushFanout = () => {
-    for (const { event, count } of pending.values()) fanout.observe({ event }, count);
-    pending.clear();
-  };
-  const countDelivery = (event: string, message: unknown) => {
-    deliveries.inc({ event });
-    const id = typeof message === 'object' && message !== null ? (message as { id?: unknown }).id : undefined;
-    if (typeof id !== 'string') return;
-    const entry = pending.get(id);
-    if (entry) entry.count += 1;
-    else {
-      if (pending.size === 0) queueMicrotask(flushFanout);
-      pending.set(id, { event, count: 1 });
-    }
-  };
+  const fanoutTally = new FanoutTally((event, count) => fanout.observe({ event }, count));
 
   const instrumented = new WeakSet<ReplicaSocket>();
   const instrument = (socket: ReplicaSocket) => {
@@ -208,8 +203,11 @@ export function createMetrics({ replica }: { replica: string }): ReplicaMetrics 
     // whichever replica the broadcast came from.
     socket.onAnyOutgoing((event: unknown, message: unknown) => {
       const name = labelFor(SENT_EVENTS, event, 'other');
-      eventsSent.inc({ event: name });
-      if (FANOUT_EVENTS.has(name)) countDelivery(name, message);
+      sentTally.add(name);
+      if (FANOUT_EVENTS.has(name)) {
+        deliveryTally.add(name);
+        fanoutTally.count(name, message);
+      }
     });
   };
   const onConnection = (socket: ReplicaSocket) => {
