@@ -16,6 +16,8 @@
 #                        against the Kubernetes schema, for unknown fields,
 #                        and by the drain/affinity/scaling rules
 #                        (scripts/k8s-check/)
+#   prometheus/          promtool check rules + promtool test rules (the
+#                        alert rules and their unit tests)
 #   secrets              no .env.example placeholder or secret default anywhere
 #
 # Run from anywhere; it checks the tree it lives in (scripts/..).
@@ -291,6 +293,19 @@ else
     overlay=${overlay%/}
     check "kustomize + schema + strict keys + rules: $overlay" node --import tsx scripts/k8s-check/cli.ts "$overlay"
   done
+fi
+
+# --- Prometheus ----------------------------------------------------------------
+# The alert rules load, and their unit tests (each alert made to fire and to
+# stay quiet) pass. promtool comes with Debian's prometheus package.
+if [ ! -f prometheus/alerts.yml ]; then
+  skip "prometheus/alerts.yml" "file not there yet"
+elif ! have promtool; then
+  fail "prometheus/alerts.yml" "promtool is not installed (apt-get install prometheus)"
+else
+  check "promtool check rules prometheus/alerts.yml" promtool check rules prometheus/alerts.yml
+  rule_tests=(prometheus/*.test.yml)
+  check "promtool test rules ${rule_tests[*]}" promtool test rules "${rule_tests[@]}"
 fi
 
 # --- Secrets -------------------------------------------------------------------
