@@ -24,7 +24,7 @@ TESTS    := $(shell find server client scenarios test bench scripts -name '*.tes
 help: ## List every target
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
 
-setup: ## Install npm packages (npm ci) and, when missing, redis-server, haproxy, nginx, docker-compose, chromium
+setup: ## Install npm packages (npm ci) and, when missing, redis-server, haproxy, nginx, docker-compose, prometheus, chromium
 	@bash scripts/setup.sh
 
 scenarios: setup ## Run every scenario on the local topology (REPLICAS=3 CLIENTS=60 PROXY=haproxy ADAPTER=redis)
@@ -44,7 +44,7 @@ lint: ## Biome
 unit: ## All tests (unit and integration against real processes)
 	$(NODE) --test $(TESTS)
 
-check: ## Validate haproxy.cfg, the nginx template, docker-compose.yml, the Swarm stack and the k8s overlays statically
+check: ## Validate haproxy.cfg, the nginx template, docker-compose.yml, the Swarm stack, the k8s overlays and the alert rules (promtool) statically
 	@bash scripts/check.sh
 
 demo: setup ## Keep a local stack running and print its URLs; open the printed demo URL in a browser (Ctrl-C stops it)
