@@ -72,7 +72,7 @@ up: images .env ## Docker Compose: build and start the stack with N server repli
 	@bash scripts/make-env.sh
 
 down: ## Docker Compose: stop and remove the stack
-	$(COMPOSE) --profile nginx down -v --remove-orphans
+	$(COMPOSE) --profile nginx --profile observability down -v --remove-orphans
 
 scale: ## Docker Compose: scale the server to N replicas (make scale N=5)
 	$(COMPOSE) up -d --wait --no-recreate --scale server=$(N)
