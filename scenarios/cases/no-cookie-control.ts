@@ -2,6 +2,8 @@ import { measureAffinity } from '../lib/affinity-check.ts';
 import { httpGetOf } from '../lib/http-get.ts';
 import { sumSamples } from '../lib/prometheus-text.ts';
 import { scrapeMetrics } from '../lib/scrape-metrics.ts';
+import { prometheusCannotReach, type StackPrometheus, startStackPrometheus } from '../lib/stack-prometheus.ts';
+import { waitFor } from '../lib/wait-for.ts';
 import { withoutCookieAffinity } from '../local/cookie-less.ts';
 import { Checks, type MetricValue, type Scenario, skipped } from '../scenario.ts';
 import type { Topology } from '../topology.ts';
@@ -9,6 +11,9 @@ import type { Topology } from '../topology.ts';
 /** engine.io's code 1, "Session ID unknown", as server/metrics.ts counts it (an operator's query would spell it so). */
 const ENGINE_ERRORS = 'wsk_engine_connection_errors_total';
 const SESSION_ID_UNKNOWN = { code: '1' };
+/** prometheus/alerts.yml's alert on that counter, and how long after its (scaled) `for:` it may take: a scrape and an evaluation, with room. */
+const ALERT = 'StickinessBroken';
+const FIRE_SLACK_MS = 10_000;
 
 /**
  * "Session ID unknown" counted by every replica, summed; or why the runner
@@ -34,7 +39,8 @@ async function sessionIdUnknownTotal(topology: Topology): Promise<number | strin
  */
 export const noCookieControl: Scenario = {
   name: 'no-cookie-control',
-  proves: 'the affinity check can fail: the same check through HAProxy without the cookie sees "Session ID unknown"',
+  proves:
+    'the affinity check can fail: the same check through HAProxy without the cookie sees "Session ID unknown", the replicas count it, and Prometheus with alerts.yml raises StickinessBroken',
   async run({ topology, clients }) {
     if (topology.options.proxy !== 'haproxy') return skipped('needs --proxy haproxy');
     if (!topology.startHaproxyVariant) {
@@ -46,7 +52,13 @@ export const noCookieControl: Scenario = {
       return skipped('needs at least 2 replicas');
     }
     await using variant = await topology.startHaproxyVariant('no-cookie', withoutCookieAffinity);
+    // A real Prometheus with the alert rules watches the replicas meanwhile,
+    // where this machine can reach them (it is not part of the control itself).
+    const unreachable = await prometheusCannotReach(topology);
+    const stack: StackPrometheus | undefined = unreachable ? undefined : await startStackPrometheus(topology, 'no-cookie');
+    await using _prometheus = stack?.prometheus;
     const before = await sessionIdUnknownTotal(topology);
+    const startedAt = Date.now();
     const counts = await measureAffinity(variant.url, {
       clients: Math.max(6, Math.floor(clients / 3)),
       rounds: 3,
@@ -75,11 +87,28 @@ export const noCookieControl: Scenario = {
     } else {
       counted = `skipped: ${typeof after === 'string' ? after : before}`;
     }
+    let alert: MetricValue = `skipped: ${unreachable}`;
+    if (stack) {
+      const forMs = stack.rules.forMs.get(ALERT);
+      if (forMs === undefined) throw new Error(`prometheus/alerts.yml has no ${ALERT}`);
+      const firing = await waitFor(
+        async () => (await stack.prometheus.alerts()).some((a) => a.name === ALERT && a.state === 'firing'),
+        { what: `${ALERT} to fire within its for: (${forMs} ms after scaling) + ${FIRE_SLACK_MS} ms`, timeoutMs: forMs + FIRE_SLACK_MS, intervalMs: 250 },
+      ).catch((error: unknown) => {
+        check.expect(false, error instanceof Error ? error.message : String(error));
+        return false;
+      });
+      if (firing) {
+        alert = Date.now() - startedAt;
+        check.expect(alert >= forMs, `${ALERT} fired ${alert} ms after the first request, before its for: of ${forMs} ms`);
+      }
+    }
     return {
       ok: check.ok,
       failures: check.failures,
       metrics: {
         replicasCountedSessionIdUnknown: counted,
+        stickinessAlertFiredAfterMs: alert,
         sessionIdUnknown: counts.rawSessionUnknown,
         rawRequests: counts.rawRequests,
         clientTransportErrors: counts.transportErrors,

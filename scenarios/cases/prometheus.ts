@@ -1,21 +1,10 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { byReplica, closeClients, openClients, type PooledClient } from '../lib/client-pool.ts';
 import { collectDeliveries, sendProbes } from '../lib/deliveries.ts';
-import { directGet } from '../lib/http-get.ts';
-import { prometheusConfig, scaleForWindows } from '../lib/prometheus-config.ts';
-import { type PrometheusHandle, prometheusVersion, startPrometheus } from '../lib/prometheus-server.ts';
-import { REPO_ROOT } from '../lib/repo-root.ts';
-import { scrapeMetrics } from '../lib/scrape-metrics.ts';
+import { prometheusCannotReach, queryScalar as scalar, type StackPrometheus, scrapedSince, startStackPrometheus } from '../lib/stack-prometheus.ts';
 import { waitFor } from '../lib/wait-for.ts';
 import { Checks, type MetricValue, type Scenario, skipped } from '../scenario.ts';
-import type { Endpoints, Topology } from '../topology.ts';
 import { receivedTotal } from './observe.ts';
 
-/** Scrape and evaluate every second: the scenario's "short test evaluation interval". */
-const INTERVAL_SECONDS = 1;
-/** alerts.yml's `for:` windows divided by this (ReplicasMissing's 5m becomes 5s). */
-const FOR_DIVISOR = 60;
 /** The alert a killed replica must raise, and how long after its `for:` it may take: HAProxy's mark-down (≤ 1.25 s, or DNS dropping it) + a scrape + an evaluation, with room. */
 const KILL_ALERT = 'ReplicasMissing';
 const FIRE_SLACK_MS = 10_000;
@@ -24,97 +13,24 @@ const PER_SENDER = 3;
 /** The job names prometheus/alerts.yml and docs/operations.md use. */
 const REPLICAS_JOB = 'job="wsk-replicas"';
 
-interface Exporter {
-  target: string;
-  username: string;
-  password: string;
-}
-
-/** HAProxy's exporter: the stats listener the topology reports, with its basic auth. */
-function haproxyExporter(topology: Topology, endpoints: Endpoints): Exporter | string {
-  if (topology.options.proxy !== 'haproxy') return `no HAProxy exporter behind ${topology.options.proxy}`;
-  if (!endpoints.statsUrl) return `the ${topology.kind} topology does not expose HAProxy's stats listener to the runner`;
-  const stats = new URL(endpoints.statsUrl);
-  return { target: stats.host, username: decodeURIComponent(stats.username), password: decodeURIComponent(stats.password) };
-}
-
-/**
- * Why a Prometheus on this machine cannot scrape the replicas, if it cannot:
- * it reaches them the way the runner's own fetch does, never through
- * Topology.httpGet (Swarm's overlay). Locally it always can.
- */
-async function unreachable(topology: Topology, endpoints: Endpoints): Promise<string | undefined> {
-  if (topology.kind === 'local') return undefined;
-  if (endpoints.replicasReachable === false) return `the ${topology.kind} topology's replicas are not reachable from this machine, where Prometheus runs`;
-  const first = endpoints.replicas[0];
-  if (!first) return 'no replica running';
-  try {
-    await scrapeMetrics(`${first.url}/metrics`, {}, directGet);
-    return undefined;
-  } catch (error) {
-    return `cannot scrape ${first.url}/metrics from this machine (${error instanceof Error ? error.message : String(error)})`;
-  }
-}
-
-/**
- * Wait until every target of `job` (all, when omitted) that is up has been
- * scraped after `since`, so a query reads values from after it.
- */
-async function scrapedSince(prometheus: PrometheusHandle, since: number, expectUp: readonly string[]): Promise<void> {
-  await waitFor(
-    async () => {
-      const targets = await prometheus.targets();
-      const stale = expectUp.filter((instance) => {
-        const target = targets.find((t) => t.instance === instance);
-        if (target === undefined) return true;
-        return target.health !== 'up' || target.lastScrape <= since;
-      });
-      if (stale.length > 0) {
-        const seen = targets.map((t) => `${t.instance} ${t.health}${t.lastError ? ` (${t.lastError})` : ''}`).join(', ');
-        throw new Error(`not scraped up since then: ${stale.join(', ')}; targets: ${seen}`);
-      }
-      return true;
-    },
-    { what: `Prometheus to scrape ${expectUp.join(', ')} successfully`, timeoutMs: 15_000, intervalMs: 200 },
-  );
-}
-
-async function scalar(prometheus: PrometheusHandle, expr: string): Promise<number> {
-  const result = await prometheus.query(expr);
-  return result.reduce((sum, sample) => sum + sample.value, 0);
-}
-
 export const prometheusScenario: Scenario = {
   name: 'prometheus',
   proves:
     "Debian's Prometheus scraping the replicas and HAProxy's exporter agrees with the runner's counts; with prometheus/alerts.yml loaded, a killed replica raises ReplicasMissing within its for: window",
   async run({ topology, clients: count, log }) {
     const endpoints = topology.endpoints();
-    const why = await unreachable(topology, endpoints);
+    const why = await prometheusCannotReach(topology);
     if (why) return skipped(why);
-    const version = prometheusVersion();
-    if (!version) return { ok: false, failures: ['prometheus is not installed (apt-get install prometheus)'], metrics: {} };
-
-    const exporter = haproxyExporter(topology, endpoints);
-    const replicaTargets = endpoints.replicas.map((r) => new URL(r.url).host);
-    const rules = scaleForWindows(await readFile(join(REPO_ROOT, 'prometheus/alerts.yml'), 'utf8'), FOR_DIVISOR);
-    const config = prometheusConfig({
-      replicas: replicaTargets,
-      intervalSeconds: INTERVAL_SECONDS,
-      rulesFile: '{{dir}}/alerts.yml',
-      ...(typeof exporter === 'string' ? {} : { haproxy: { target: exporter.target, username: exporter.username, passwordFile: '{{dir}}/stats-password' } }),
-    });
-    const files: Record<string, string> = { 'alerts.yml': rules.text };
-    if (typeof exporter !== 'string') files['stats-password'] = exporter.password;
-    const allTargets = typeof exporter === 'string' ? replicaTargets : [...replicaTargets, exporter.target];
-
     const check = new Checks();
-    const metrics: Record<string, MetricValue> = { prometheus: version.replace(/^prometheus, version (\S+).*/, '$1') };
-    await using prometheus = await startPrometheus({
-      config,
-      files,
-      ...(topology.options.logDir ? { logFile: join(topology.options.logDir, 'prometheus.log') } : {}),
-    });
+    let stack: StackPrometheus;
+    try {
+      stack = await startStackPrometheus(topology, 'scenario');
+    } catch (error) {
+      return { ok: false, failures: [error instanceof Error ? error.message : String(error)], metrics: {} };
+    }
+    const { rules, replicaTargets, allTargets, noExporter } = stack;
+    await using prometheus = stack.prometheus;
+    const metrics: Record<string, MetricValue> = { prometheus: stack.version };
     log(`prometheus on ${prometheus.url}, scraping ${allTargets.join(' ')}`);
     const loaded = await prometheus.ruleNames();
     check.equal(loaded.sort().join(' '), [...rules.forMs.keys()].sort().join(' '), 'alert rules Prometheus loaded from prometheus/alerts.yml');
@@ -169,8 +85,8 @@ export const prometheusScenario: Scenario = {
         perReplica: spread.join(' '),
       });
 
-      if (typeof exporter === 'string') {
-        metrics.haproxy = `skipped: ${exporter}`;
+      if (noExporter !== undefined) {
+        metrics.haproxy = `skipped: ${noExporter}`;
       } else {
         const sessions = await scalar(prometheus, 'sum(haproxy_backend_current_sessions{job="wsk-haproxy",proxy="replicas"})');
         metrics.proxyBackendSessions = sessions;
@@ -181,8 +97,8 @@ export const prometheusScenario: Scenario = {
     }
 
     // --- a killed replica raises the alert -------------------------------------
-    if (typeof exporter === 'string') {
-      metrics.alert = `skipped: ${KILL_ALERT} reads HAProxy's exporter (${exporter})`;
+    if (noExporter !== undefined) {
+      metrics.alert = `skipped: ${KILL_ALERT} reads HAProxy's exporter (${noExporter})`;
       return { ok: check.ok, failures: check.failures, metrics };
     }
     const forMs = rules.forMs.get(KILL_ALERT);
