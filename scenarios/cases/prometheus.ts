@@ -32,6 +32,7 @@ export const prometheusScenario: Scenario = {
     await using prometheus = stack.prometheus;
     const metrics: Record<string, MetricValue> = { prometheus: stack.version };
     log(`prometheus on ${prometheus.url}, scraping ${allTargets.join(' ')}`);
+    await scrapedSince(prometheus, 0, allTargets);
     const loaded = await prometheus.ruleNames();
     check.equal(loaded.sort().join(' '), [...rules.forMs.keys()].sort().join(' '), 'alert rules Prometheus loaded from prometheus/alerts.yml');
     metrics.rules = loaded.length;

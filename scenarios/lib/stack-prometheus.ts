@@ -56,8 +56,9 @@ export async function prometheusCannotReach(topology: Topology): Promise<string 
 /**
  * Debian's Prometheus scraping the topology's replicas (and HAProxy's
  * exporter) every second, with prometheus/alerts.yml loaded and its `for:`
- * windows divided by FOR_DIVISOR. Resolves once every target has been
- * scraped successfully; throws with the reason when the binary is missing.
+ * windows divided by FOR_DIVISOR. Resolves once every replica has been
+ * scraped successfully (HAProxy's exporter is the caller's to wait for);
+ * throws with the reason when the binary is missing.
  */
 export async function startStackPrometheus(topology: Topology, name: string): Promise<StackPrometheus> {
   const version = prometheusVersion();
@@ -81,7 +82,7 @@ export async function startStackPrometheus(topology: Topology, name: string): Pr
     ...(topology.options.logDir ? { logFile: join(topology.options.logDir, `prometheus-${name}.log`) } : {}),
   });
   try {
-    await scrapedSince(prometheus, 0, allTargets);
+    await scrapedSince(prometheus, 0, replicaTargets);
   } catch (error) {
     await prometheus.stop();
     throw error;
