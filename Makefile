@@ -29,7 +29,7 @@ TESTS    := $(shell find server client scenarios test bench scripts -name '*.tes
 help: ## List every target
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
 
-setup: ## Install npm packages (npm ci) and, when missing, redis-server, haproxy, nginx, docker-compose, chromium
+setup: ## Install npm packages (npm ci) and, when missing, redis-server, haproxy, nginx, docker-compose, prometheus, chromium
 	@bash scripts/setup.sh
 
 scenarios: setup ## Run every scenario on the local topology (REPLICAS=3 CLIENTS=60 PROXY=haproxy ADAPTER=redis)
@@ -49,7 +49,7 @@ lint: ## Biome
 unit: ## All tests (unit and integration against real processes)
 	$(NODE) --test $(TESTS)
 
-check: ## Validate haproxy.cfg, the nginx template, docker-compose.yml, the Swarm stack and the k8s overlays statically
+check: ## Validate haproxy.cfg, the nginx template, docker-compose.yml, the Swarm stack, the k8s overlays and the alert rules (promtool) statically
 	@bash scripts/check.sh
 
 demo: setup ## Keep a local stack running and print its URLs; open the printed demo URL in a browser (Ctrl-C stops it)
@@ -77,7 +77,7 @@ up: images .env ## Docker Compose: build and start the stack with N server repli
 	@bash scripts/make-env.sh
 
 down: ## Docker Compose: stop and remove the stack
-	$(COMPOSE) --profile nginx down -v --remove-orphans
+	$(COMPOSE) --profile nginx --profile observability down -v --remove-orphans
 
 scale: ## Docker Compose: scale the server to N replicas (make scale N=5)
 	$(COMPOSE) up -d --wait --no-recreate --scale server=$(N)

@@ -12,6 +12,7 @@ import { redisClusterFailover, redisFailover, redisSwitchover } from './cases/re
 import { redisRestart } from './cases/redis-restart.ts';
 import { observe } from './cases/observe.ts';
 import { partition } from './cases/partition.ts';
+import { prometheusScenario } from './cases/prometheus.ts';
 import { rollingUpdate } from './cases/rolling-update.ts';
 import { rooms } from './cases/rooms.ts';
 import { scale } from './cases/scale.ts';
@@ -24,6 +25,7 @@ export const SCENARIOS: readonly Scenario[] = [
   affinityIp,
   broadcastScenario,
   observe,
+  prometheusScenario,
   rooms,
   scale,
   hostileInput,

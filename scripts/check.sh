@@ -16,6 +16,8 @@
 #                        against the Kubernetes schema, for unknown fields,
 #                        and by the drain/affinity/scaling rules
 #                        (scripts/k8s-check/)
+#   prometheus/          promtool check rules + promtool test rules (the
+#                        alert rules and their unit tests)
 #   secrets              no .env.example placeholder or secret default anywhere
 #
 # Run from anywhere; it checks the tree it lives in (scripts/..).
@@ -138,7 +140,7 @@ else
     printf '# no secrets\n' >"$WORK/empty.env"
     compose_refuses() {
       local output
-      if output=$(env -u REDIS_PASSWORD -u WSK_COOKIE_KEY -u WSK_STATS_PASSWORD \
+      if output=$(env -u REDIS_PASSWORD -u WSK_COOKIE_KEY -u WSK_STATS_PASSWORD -u WSK_GRAFANA_ADMIN_PASSWORD \
         docker-compose --project-directory "$ROOT" --env-file "$WORK/empty.env" -f docker-compose.yml config -q 2>&1); then
         echo "docker-compose accepted the file with no secrets set"
         return 1
@@ -150,8 +152,8 @@ else
     fail "docker-compose config" "docker-compose is not installed (apt-get install docker-compose)"
   fi
   if have docker && docker compose version >/dev/null 2>&1; then
-    check "docker compose config -q (v$(docker compose version --short 2>/dev/null), profile nginx)" \
-      docker compose --project-directory "$ROOT" --env-file .env.example -f docker-compose.yml --profile nginx config -q
+    check "docker compose config -q (v$(docker compose version --short 2>/dev/null), profiles nginx, observability)" \
+      docker compose --project-directory "$ROOT" --env-file .env.example -f docker-compose.yml --profile nginx --profile observability config -q
   else
     skip "docker compose config (v2)" "the compose v2 plugin is not installed; docker-compose 1.29 checked it"
   fi
@@ -317,6 +319,22 @@ else
     overlay=${overlay%/}
     check "kustomize + schema + strict keys + rules: $overlay" node --import tsx scripts/k8s-check/cli.ts "$overlay"
   done
+fi
+
+# --- Prometheus ----------------------------------------------------------------
+# The alert rules load, and their unit tests (each alert made to fire and to
+# stay quiet) pass. promtool comes with Debian's prometheus package.
+if [ ! -f prometheus/alerts.yml ]; then
+  skip "prometheus/alerts.yml" "file not there yet"
+elif ! have promtool; then
+  fail "prometheus/alerts.yml" "promtool is not installed (apt-get install prometheus)"
+else
+  check "promtool check rules prometheus/alerts.yml" promtool check rules prometheus/alerts.yml
+  if [ -f prometheus/prometheus.compose.yml ]; then
+    check "promtool check config prometheus/prometheus.compose.yml" promtool check config prometheus/prometheus.compose.yml
+  fi
+  rule_tests=(prometheus/*.test.yml)
+  check "promtool test rules ${rule_tests[*]}" promtool test rules "${rule_tests[@]}"
 fi
 
 # --- Secrets -------------------------------------------------------------------

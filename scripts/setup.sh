@@ -11,6 +11,9 @@ command -v haproxy >/dev/null || need+=(haproxy)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 command -v docker-compose >/dev/null || need+=(docker-compose)
 command -v docker >/dev/null || need+=(docker.io)
+# promtool (make check: the alert rules) and the prometheus binary (the
+# prometheus scenario) both come from Debian's prometheus package.
+command -v promtool >/dev/null || need+=(prometheus)
 # test/browser.test.ts drives Debian's Chromium (no browser download); it
 # fails, rather than skips, without it. WSK_BROWSER_TESTS=0 skips installing it.
 if [ "${WSK_BROWSER_TESTS:-1}" = 1 ]; then

@@ -11,7 +11,7 @@ import { waitFor } from '../scenarios/lib/wait-for.ts';
 import { type RedisServerHandle, startRedisServer } from '../scenarios/local/redis-server.ts';
 import { type AppHandle, createApp } from './app.ts';
 import { loadConfig } from './config.ts';
-import { createMetrics, METRIC_NAMES, type ReplicaMetrics } from './metrics.ts';
+import { createMetrics, ENGINE_ERROR_CODES, METRIC_NAMES, type ReplicaMetrics } from './metrics.ts';
 import type { BroadcastMessage, ClientToServerEvents, ServerToClientEvents } from './protocol.ts';
 import { staticRoutes } from './static-routes.ts';
 
@@ -155,6 +155,35 @@ test('a failed Redis command is counted per connection and method; only publishe
   assert.equal(sumSamples(samples, METRIC_NAMES.redisCommandErrors, { command: 'other' }), 1);
   assert.equal(sumSamples(samples, METRIC_NAMES.redisCommandErrors), 4);
   assert.equal(sumSamples(samples, METRIC_NAMES.adapterPublishErrors), 2, 'publish and xAdd, not xRead');
+});
+
+test('refused Engine.IO requests are counted by engine.io error code; codes are a fixed set', async () => {
+  const before = await scrape(a.url);
+  for (const code of Object.keys(ENGINE_ERROR_CODES)) {
+    assert.ok(
+      before.some((s) => s.name === METRIC_NAMES.engineConnectionErrors && s.labels.code === code),
+      `code ${code} is exported before its first error`,
+    );
+  }
+  const get = async (query: string) => {
+    const response = await fetch(`${a.url}/socket.io/?${query}`, { signal: AbortSignal.timeout(3000) });
+    return { status: response.status, body: await response.text() };
+  };
+  // A polling request for a session this replica never opened: what a
+  // replica behind a proxy without affinity answers.
+  assert.deepEqual(await get('EIO=4&transport=polling&sid=never-opened'), { status: 400, body: '{"code":1,"message":"Session ID unknown"}' });
+  assert.deepEqual(await get('EIO=4&transport=polling&sid=never-opened-either'), { status: 400, body: '{"code":1,"message":"Session ID unknown"}' });
+  assert.equal((await get('EIO=4&transport=carrier-pigeon')).status, 400);
+  const after = await scrape(a.url);
+  const delta = (code: string) =>
+    sumSamples(after, METRIC_NAMES.engineConnectionErrors, { code }) - sumSamples(before, METRIC_NAMES.engineConnectionErrors, { code });
+  assert.equal(delta('1'), 2, 'Session ID unknown');
+  assert.equal(delta('0'), 1, 'Transport unknown');
+  assert.equal(delta('4'), 0);
+  const codes = new Set(after.filter((s) => s.name === METRIC_NAMES.engineConnectionErrors).map((s) => s.labels.code));
+  assert.deepEqual([...codes].sort(), Object.keys(ENGINE_ERROR_CODES).sort(), 'no label value outside the fixed set');
+  const other = await scrape(b.url);
+  assert.equal(sumSamples(other, METRIC_NAMES.engineConnectionErrors, { code: '1' }), 0, 'counted on the replica that refused, only');
 });
 
 test('the demo page, its assets and the Socket.IO browser client are served; nothing else', async () => {

@@ -36,7 +36,23 @@ export const METRIC_NAMES = {
   redisConnectionUp: 'wsk_redis_connection_up',
   ready: 'wsk_ready',
   draining: 'wsk_draining',
+  engineConnectionErrors: 'wsk_engine_connection_errors_total',
 } as const;
+
+/**
+ * Engine.IO's connection_error codes (engine.io Server.errors). 1, "Session
+ * ID unknown", is a request for a session this replica never opened: behind
+ * a proxy, broken affinity. 4 includes this app's own handshake refusals
+ * (Origin, authentication, draining, Redis down), which engine.io reports so.
+ */
+export const ENGINE_ERROR_CODES: Readonly<Record<string, string>> = {
+  '0': 'Transport unknown',
+  '1': 'Session ID unknown',
+  '2': 'Bad handshake method',
+  '3': 'Bad request',
+  '4': 'Forbidden',
+  '5': 'Unsupported protocol version',
+};
 
 /** Messages that go to many clients at once (through the adapter, to every replica). */
 const FANOUT_EVENTS: ReadonlySet<string> = new Set<keyof ServerToClientEvents>(['broadcast', 'room:message']);
@@ -162,6 +178,15 @@ export function createMetrics({ replica }: { replica: string }): ReplicaMetrics 
     help: 'Cluster messages (broadcasts, room emits, requests) whose publish to Redis failed: the other replicas never got them',
     registers,
   });
+  const engineErrors = new Counter({
+    name: METRIC_NAMES.engineConnectionErrors,
+    help: 'Engine.IO requests refused, by engine.io error code (1 = Session ID unknown: affinity broken; 4 = forbidden, includes handshake refusals)',
+    labelNames: ['code'],
+    registers,
+  });
+  // Every code present from the start, at 0: a rate() over a series that
+  // appears only with its first error misses that first increase.
+  for (const code of Object.keys(ENGINE_ERROR_CODES)) engineErrors.inc({ code }, 0);
   new Gauge({
     name: METRIC_NAMES.redisConnectionUp,
     help: '1 while the Redis connection is ready and answers PING, 0 while connecting, reconnecting, unresponsive or closed',
@@ -256,6 +281,11 @@ export function createMetrics({ replica }: { replica: string }): ReplicaMetrics 
         next();
       });
       app.io.on('connection', onConnection);
+      // The code comes from engine.io; anything outside its fixed set is folded so labels stay bounded.
+      app.io.engine.on('connection_error', (error: { code?: unknown }) => {
+        const code = String(error.code);
+        engineErrors.inc({ code: Object.hasOwn(ENGINE_ERROR_CODES, code) ? code : 'other' });
+      });
       // Sockets that connected before attach() (there should be none).
       for (const socket of app.io.of('/').sockets.values()) onConnection(socket);
     },

@@ -129,6 +129,22 @@ describe('scripts/check.sh', { concurrency: true }, () => {
     );
   });
 
+  it('fails when an alert expression no longer does what its unit tests expect', async () => {
+    await expectFailure(
+      'prometheus/alerts.yml',
+      (text) => text.replace('expr: haproxy_backend_active_servers{proxy="replicas"} == 0', 'expr: haproxy_backend_active_servers{proxy="replicas"} == 1'),
+      /^FAIL {2}promtool test rules .*\n(?:.*\n)*.*alertname: NoReplicas/m,
+    );
+  });
+
+  it('fails when the Grafana admin password gets a default', async () => {
+    await expectFailure(
+      'docker-compose.yml',
+      (text) => text.replace(/\$\{WSK_GRAFANA_ADMIN_PASSWORD:\?[^}]*\}/, `\${WSK_GRAFANA_ADMIN_PASSWORD:-admin}`),
+      /^FAIL {2}no committed secrets[^\n]*\n(.*\n)*.*secret with a default value/m,
+    );
+  });
+
   it('fails when the stack file breaks the schema', async () => {
     await expectFailure(
       'stack/docker-stack.yml',

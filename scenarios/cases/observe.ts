@@ -57,7 +57,7 @@ async function replicasUnreachable(topology: Topology, replicas: readonly Replic
 }
 
 /** Every broadcast each client received, duplicates included: what the runner counted. */
-function receivedTotal(clients: readonly PooledClient[]): { deliveries: number; messages: number } {
+export function receivedTotal(clients: readonly PooledClient[]): { deliveries: number; messages: number } {
   let deliveries = 0;
   const messages = new Set<string>();
   for (const client of clients) {

@@ -134,6 +134,9 @@ export function composeRunEnv(
     WSK_COOKIE_KEY: secret(),
     WSK_STATS_USER: 'admin',
     WSK_STATS_PASSWORD: secret(),
+    // Required file-wide by the observability profile's Grafana, which the
+    // runner does not start.
+    WSK_GRAFANA_ADMIN_PASSWORD: secret(),
     WSK_HAPROXY_PORT: String(ports.haproxy),
     WSK_NGINX_PORT: String(ports.nginx),
     ADAPTER: options.adapter,
