@@ -21,6 +21,10 @@ const schema = z.object({
   only: z.array(z.string().min(1)).optional(),
   json: z.string().min(1).optional(),
   logDir: z.string().min(1).optional(),
+  tls: z.boolean(),
+}).refine((options) => !options.tls || options.topology === 'local', {
+  path: ['tls'],
+  error: 'runs on the local topology only (Compose / Swarm: see docs/tls.md for giving the proxy a certificate)',
 }).refine((options) => options.redis === 'standalone' || options.topology === 'local', {
   path: ['redis'],
   error: 'sentinel and cluster run on the local topology only (the Compose and Swarm files run one Redis)',
@@ -34,7 +38,7 @@ export class UsageError extends Error {
 
 export const SCENARIOS_USAGE = `usage: npm run scenarios -- [--topology local|compose|swarm|k8s] [--proxy haproxy|nginx]
        [--adapter redis|redis-sharded|redis-streams] [--redis standalone|sentinel|cluster] [--replicas N] [--clients N]
-       [--only a,b] [--json FILE] [--log-dir DIR]`;
+       [--only a,b] [--json FILE] [--log-dir DIR] [--tls]`;
 
 /**
  * Parse runner flags strictly: an unknown flag or a bad value is a UsageError
@@ -57,6 +61,7 @@ export function parseRunnerArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
         only: { type: 'string' },
         json: { type: 'string' },
         'log-dir': { type: 'string' },
+        tls: { type: 'boolean' },
       },
     }));
   } catch (error) {
@@ -73,6 +78,7 @@ export function parseRunnerArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
     only,
     json: values.json,
     logDir: values['log-dir'],
+    tls: values.tls === true,
   });
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `--${issue.path.join('.') || '?'}: ${issue.message}`);

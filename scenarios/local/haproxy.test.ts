@@ -6,6 +6,7 @@ import {
   checkHaproxyConfig,
   HAPROXY_CONFIG_PATH,
   HAPROXY_ENV_VARS,
+  HAPROXY_TLS_ENV_VARS,
   HaproxyConfigError,
   HaproxyEnvError,
   haproxyEnv,
@@ -141,9 +142,9 @@ describe('haproxy.cfg contract', () => {
       .filter((line) => !line.trim().startsWith('#'))
       .join('\n');
     const used = new Set([...config.matchAll(/\$\{(\w+)\}/g)].map((m) => m[1]));
-    assert.deepEqual([...used].sort(), [...HAPROXY_ENV_VARS].sort());
+    assert.deepEqual([...used].sort(), [...HAPROXY_ENV_VARS, ...HAPROXY_TLS_ENV_VARS].sort());
     const header = text.slice(0, text.indexOf('\nglobal'));
-    for (const name of HAPROXY_ENV_VARS) assert.match(header, new RegExp(`#\\s+${name}\\s`), `${name} undocumented`);
+    for (const name of [...HAPROXY_ENV_VARS, ...HAPROXY_TLS_ENV_VARS]) assert.match(header, new RegExp(`#\\s+${name}\\s`), `${name} undocumented`);
   });
 
   test('haproxy -c accepts the real file with the variables set', async () => {
