@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { type ManagedProcess, spawnManaged } from '../lib/managed-process.ts';
@@ -286,6 +287,12 @@ export interface StartHaproxyOptions {
   haproxyBin?: string;
   /** How long to wait for the bind to accept connections. */
   startTimeoutMs?: number;
+  /**
+   * Master-worker mode (-W), as the official image runs HAProxy: `reload()`
+   * then works as `docker kill -s HUP` does there. Default off: the
+   * process's pid is then the one that serves (the benchmark reads its CPU).
+   */
+  masterWorker?: boolean;
 }
 
 export interface HaproxyHandle extends AsyncDisposable {
@@ -302,8 +309,34 @@ export interface HaproxyHandle extends AsyncDisposable {
   readonly process: ManagedProcess;
   /** The backend's slots as the stats CSV reports them now. */
   serverStates(): Promise<HaproxyServerState[]>;
+  /**
+   * Master-worker only: SIGUSR2 to the master, which re-reads the config and
+   * the certificates and starts a new worker; the old one stops accepting
+   * and keeps its open connections until they close or `hard-stop-after`.
+   * Resolves with the worker pids before and after, once the new one runs.
+   */
+  reload(): Promise<{ oldWorkers: number[]; newWorkers: number[] }>;
+  /** Master-worker only: the pids of the master's live children (workers, old ones included). */
+  workers(): Promise<number[]>;
   /** Stop HAProxy (SIGTERM: immediate stop); resolves once it has exited. */
   stop(): Promise<void>;
+}
+
+/** Live children of `parentPid` (Linux /proc). */
+async function childPids(parentPid: number): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+      // "pid (comm) state ppid ...": comm may hold spaces, so split after the last ")".
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(ppid) === parentPid && state !== 'Z') pids.push(Number(entry));
+    } catch {
+      // Exited while we looked.
+    }
+  }
+  return pids.sort((a, b) => a - b);
 }
 
 function canConnect(host: string, port: number): Promise<boolean> {
@@ -344,7 +377,7 @@ export async function startHaproxy(options: StartHaproxyOptions): Promise<Haprox
   const authorization = `Basic ${Buffer.from(`${statsAuth.user}:${statsAuth.password}`).toString('base64')}`;
 
   // -db: foreground, no daemon, logs to our pipe; SIGTERM stops it at once.
-  const child = spawnManaged(haproxyBin, ['-db', '-f', configPath], {
+  const child = spawnManaged(haproxyBin, [...(options.masterWorker ? ['-W'] : []), '-db', '-f', configPath], {
     name: 'haproxy',
     env: childEnv(env),
     ...(options.logFile ? { logFile: options.logFile } : {}),
@@ -372,7 +405,28 @@ export async function startHaproxy(options: StartHaproxyOptions): Promise<Haprox
   const stop = async () => {
     await child.stop(3000);
   };
+  const workers = async (): Promise<number[]> => {
+    if (!options.masterWorker) throw new Error('workers() needs masterWorker: true');
+    return child.pid === undefined ? [] : childPids(child.pid);
+  };
+  const reload = async () => {
+    if (!options.masterWorker || child.pid === undefined || !child.running) throw new Error('reload() needs a running master-worker HAProxy');
+    const oldWorkers = await workers();
+    process.kill(child.pid, 'SIGUSR2');
+    let newWorkers: number[] = [];
+    await waitFor(
+      async () => {
+        if (!child.running) throw new Error(`haproxy ${child.describeExit()}`);
+        newWorkers = (await workers()).filter((pid) => !oldWorkers.includes(pid));
+        return newWorkers.length > 0;
+      },
+      { what: `haproxy (master ${child.pid}) to start a new worker after SIGUSR2`, timeoutMs: 10_000, intervalMs: 50 },
+    );
+    return { oldWorkers, newWorkers };
+  };
   return {
+    reload,
+    workers,
     url: tlsAt ? `https://${tlsAt.host}:${tlsAt.port}` : `http://${proxy.host}:${proxy.port}`,
     plainUrl: `http://${proxy.host}:${proxy.port}`,
     statsUrl,
