@@ -11,6 +11,8 @@ command -v haproxy >/dev/null || need+=(haproxy)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 command -v docker-compose >/dev/null || need+=(docker-compose)
 command -v docker >/dev/null || need+=(docker.io)
+# --tls makes a throwaway CA per run; `make check` a throwaway certificate.
+command -v openssl >/dev/null || need+=(openssl)
 # test/browser.test.ts drives Debian's Chromium (no browser download); it
 # fails, rather than skips, without it. WSK_BROWSER_TESTS=0 skips installing it.
 if [ "${WSK_BROWSER_TESTS:-1}" = 1 ]; then
