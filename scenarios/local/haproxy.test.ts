@@ -39,6 +39,21 @@ describe('haproxyEnv', () => {
     });
   });
 
+  test('TLS adds the optional variables; the public port defaults to the bind\'s', () => {
+    const env = haproxyEnv({ ...OPTIONS, tls: { bind: '127.0.0.1:18443', pemPath: '/run/secrets/wsk_tls_pem' } });
+    assert.equal(env.WSK_TLS_CERT, '/run/secrets/wsk_tls_pem');
+    assert.equal(env.WSK_TLS_BIND, '127.0.0.1:18443');
+    assert.equal(env.WSK_TLS_PUBLIC_PORT, '18443');
+    assert.equal(env.WSK_COOKIE_SAMESITE_NONE, undefined);
+    const cross = haproxyEnv({ ...OPTIONS, tls: { bind: '*:8443', pemPath: '/p.pem', publicPort: 443, sameSiteNone: true } });
+    assert.equal(cross.WSK_TLS_PUBLIC_PORT, '443');
+    assert.equal(cross.WSK_COOKIE_SAMESITE_NONE, '1');
+    assert.throws(
+      () => haproxyEnv({ ...OPTIONS, tls: { bind: 'nope', pemPath: 'a b.pem' } }),
+      (error: unknown) => error instanceof HaproxyEnvError && error.problems.length === 3,
+    );
+  });
+
   test('compose and swarm values are accepted as-is', () => {
     const compose = haproxyEnv({ ...OPTIONS, proxyBind: '*:8080', dnsNameserver: '127.0.0.11:53', serviceName: 'server' });
     assert.equal(compose.WSK_PROXY_BIND, '*:8080');
