@@ -235,6 +235,8 @@ export interface NginxHandle extends AsyncDisposable {
   upstreams(): readonly NginxUpstream[];
   /** Route to exactly these "host:port"s: re-render, `nginx -t`, reload; resolves once new workers serve. */
   setUpstreams(addresses: readonly string[]): Promise<void>;
+  /** The master's worker pids, old ones still finishing their connections ("… is shutting down") included. */
+  workerPids(): Promise<number[]>;
   stop(): Promise<void>;
 }
 
@@ -369,6 +371,10 @@ export async function startNginx(options: StartNginxOptions): Promise<NginxHandl
     process: child,
     upstreams: () => upstreams,
     setUpstreams,
+    async workerPids() {
+      if (child.pid === undefined) return [];
+      return (await childProcesses(child.pid)).filter((c) => c.title.startsWith('nginx: worker process')).map((c) => c.pid);
+    },
     stop,
     [Symbol.asyncDispose]: stop,
   };

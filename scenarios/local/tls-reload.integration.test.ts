@@ -1,12 +1,15 @@
 /**
- * Certificate rotation without dropping WebSockets: the real haproxy.cfg
- * with TLS, in master-worker mode as the official image runs it, in front of
- * two real replicas (and Redis). Socket.IO clients hold wss:// connections;
- * the certificate file is replaced and HAProxy reloaded (SIGUSR2 to the
- * master, what `docker kill -s HUP` sends in the image). Then: no client
- * disconnected, each still gets answers from its replica, the old worker
- * still carries them, and a new TLS connection is served the new
- * certificate. Every process is stopped in `after`, pass or fail.
+ * Certificate rotation without dropping WebSockets, for both proxies, in
+ * front of two real replicas (and Redis):
+ *   - the real haproxy.cfg with TLS, in master-worker mode as the official
+ *     image runs it, reloaded with SIGUSR2 to the master (what
+ *     `docker kill -s HUP` sends in the image);
+ *   - the real Nginx template with TLS, reloaded with SIGHUP (`nginx -s reload`).
+ * Socket.IO clients hold wss:// connections; the certificate file is
+ * replaced and the proxy reloaded. Then: no client disconnected, each still
+ * gets answers from its replica, an old worker still carries them, and a new
+ * TLS connection is served the new certificate. Every process is stopped in
+ * `after`, pass or fail.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -20,6 +23,7 @@ import { freeTcpPort, isTcpPortFreeOn } from '../lib/free-port.ts';
 import { killAllManagedSync, type ManagedProcess } from '../lib/managed-process.ts';
 import { type DnsResponderHandle, startDnsResponder } from './dns-responder.ts';
 import { type HaproxyHandle, haproxyEnv, startHaproxy } from './haproxy.ts';
+import { type NginxHandle, startNginx } from './nginx.ts';
 import { type LocalRedis, startLocalRedis } from './redis-ha.ts';
 import { startReplicaProcess } from './replica-process.ts';
 import { makeTlsMaterial, type TlsMaterial } from './tls-certs.ts';
@@ -36,6 +40,8 @@ let tls: TlsMaterial;
 let redis: LocalRedis | undefined;
 let dns: DnsResponderHandle | undefined;
 let haproxy: HaproxyHandle | undefined;
+let nginx: NginxHandle | undefined;
+let replicaPort = 0;
 const replicas: ManagedProcess[] = [];
 const sockets: WskSocket[] = [];
 
@@ -63,6 +69,7 @@ before(async () => {
     if (await isTcpPortFreeOn(candidate, ADDRESSES)) port = candidate;
   }
   assert.ok(port > 0, 'no port free on both replica addresses');
+  replicaPort = port;
   for (const [i, address] of ADDRESSES.entries()) {
     replicas.push(
       await startReplicaProcess({ id: `replica-${i + 1}`, address, port, env: { ...redis.replicaEnv, LOG_LEVEL: 'warn' }, logFile: join(workDir, `replica-${i + 1}.log`) }),
@@ -87,43 +94,49 @@ before(async () => {
 after(async () => {
   for (const socket of sockets) socket.disconnect();
   await haproxy?.stop().catch(() => undefined);
+  await nginx?.stop().catch(() => undefined);
   await Promise.allSettled(replicas.map((replica) => replica.stop(3000)));
   await Promise.allSettled([redis?.down(), dns?.close()]);
   if (workDir) await rm(workDir, { recursive: true, force: true });
 });
 
-test('a certificate reload keeps every open WebSocket and serves the new certificate to new connections', async () => {
-  const proxy = haproxy!;
-  assert.match(proxy.url, /^https:/);
-  // Both replicas must be UP before clients come, or all land on one.
-  const deadline = Date.now() + 10_000;
-  while ((await proxy.serverStates()).filter((s) => s.status === 'UP').length < ADDRESSES.length) {
-    assert.ok(Date.now() < deadline, 'HAProxy did not route to both replicas within 10 s');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.equal(await servedSerial(proxy.url, tls.caPem), tls.serial, 'served certificate before the reload');
+interface Rotation {
+  url: string;
+  reload(): Promise<void>;
+  /** The proxy's worker pids now (old ones included while they drain). */
+  workers(): Promise<number[]>;
+  /** Whether clients must spread over both replicas (HAProxy: leastconn; Nginx: ip_hash puts one source address on one). */
+  spreads: boolean;
+}
 
+/** Clients on wss://, rotate the certificate, reload, and check nobody noticed. */
+async function rotateUnderClients(proxy: Rotation): Promise<void> {
+  assert.match(proxy.url, /^https:/);
+  const serialBefore = await servedSerial(proxy.url, tls.caPem);
+  const mine: WskSocket[] = [];
   // Default transports (polling, then the WebSocket upgrade) over TLS, trusting only the run's CA.
   const homes = new Map<WskSocket, string>();
   for (let i = 0; i < CLIENTS; i++) {
     const { socket, welcome } = await openClient(proxy.url, { ca: tls.caPem, reconnection: false });
     sockets.push(socket);
+    mine.push(socket);
     homes.set(socket, welcome.replica);
   }
   const deadlineUpgrade = Date.now() + 10_000;
-  while (!sockets.every((s) => s.io.engine.transport.name === 'websocket')) {
+  while (!mine.every((s) => s.io.engine.transport.name === 'websocket')) {
     assert.ok(Date.now() < deadlineUpgrade, 'not every client upgraded to WebSocket within 10 s');
     await new Promise((r) => setTimeout(r, 50));
   }
-  assert.equal(new Set(homes.values()).size, ADDRESSES.length, 'clients spread over both replicas');
+  if (proxy.spreads) assert.equal(new Set(homes.values()).size, ADDRESSES.length, 'clients spread over both replicas');
   let disconnects = 0;
-  for (const socket of sockets) socket.on('disconnect', () => (disconnects += 1));
+  for (const socket of mine) socket.on('disconnect', () => (disconnects += 1));
 
+  const oldWorkers = await proxy.workers();
   const rotated = await tls.reissue();
-  assert.notEqual(rotated.serial, tls.serial);
-  const { oldWorkers, newWorkers } = await proxy.reload();
+  assert.notEqual(rotated.serial, serialBefore);
+  await proxy.reload();
 
-  // New TLS connections: the new certificate (the old worker closed its listeners).
+  // New TLS connections: the new certificate (the old workers closed their listeners).
   assert.equal(await servedSerial(proxy.url, tls.caPem), rotated.serial, 'served certificate after the reload');
   const { socket: newcomer } = await openClient(proxy.url, { ca: tls.caPem, reconnection: false, transports: ['websocket'] });
   sockets.push(newcomer);
@@ -132,16 +145,58 @@ test('a certificate reload keeps every open WebSocket and serves the new certifi
   const watchUntil = Date.now() + WATCH_MS;
   let rounds = 0;
   while (Date.now() < watchUntil) {
-    const answers = await Promise.all(sockets.slice(0, CLIENTS).map((socket) => whoami(socket, 3000)));
-    for (const [i, answer] of answers.entries()) assert.equal(answer.replica, homes.get(sockets[i]!), `client ${i} answered by another replica`);
+    const answers = await Promise.all(mine.map((socket) => whoami(socket, 3000)));
+    for (const [i, answer] of answers.entries()) assert.equal(answer.replica, homes.get(mine[i]!), `client ${i} answered by another replica`);
     rounds += 1;
     await new Promise((r) => setTimeout(r, 250));
   }
   assert.ok(rounds >= 3, `only ${rounds} whoami rounds in ${WATCH_MS} ms`);
   assert.equal(disconnects, 0, 'clients disconnected by the reload');
-  assert.ok(sockets.slice(0, CLIENTS).every((s) => s.connected && s.io.engine.transport.name === 'websocket'), 'every old client still on its WebSocket');
-  // They are still carried by the old worker: the reload did not cut and re-open them.
+  assert.ok(mine.every((s) => s.connected && s.io.engine.transport.name === 'websocket'), 'every old client still on its WebSocket');
+  // Still carried by an old worker: the reload did not cut and re-open them.
   const live = await proxy.workers();
   assert.ok(oldWorkers.some((pid) => live.includes(pid)), `old worker(s) ${oldWorkers.join(',')} gone (live: ${live.join(',')}): tunnels were cut`);
-  assert.ok(newWorkers.every((pid) => live.includes(pid)), 'the new worker is not running');
+  assert.ok(live.some((pid) => !oldWorkers.includes(pid)), 'no new worker runs');
+  for (const socket of [...mine, newcomer]) socket.disconnect();
+}
+
+test('HAProxy: a certificate reload keeps every open WebSocket and serves the new certificate to new connections', async () => {
+  const proxy = haproxy!;
+  // Both replicas must be UP before clients come, or all land on one.
+  const deadline = Date.now() + 10_000;
+  while ((await proxy.serverStates()).filter((s) => s.status === 'UP').length < ADDRESSES.length) {
+    assert.ok(Date.now() < deadline, 'HAProxy did not route to both replicas within 10 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(await servedSerial(proxy.url, tls.caPem), tls.serial, 'served certificate before the reload');
+  await rotateUnderClients({
+    url: proxy.url,
+    reload: async () => {
+      await proxy.reload();
+    },
+    workers: () => proxy.workers(),
+    spreads: true,
+  });
+  await proxy.stop();
+});
+
+test('Nginx: a certificate reload keeps every open WebSocket and serves the new certificate to new connections', async () => {
+  const listen = `127.0.0.1:${await freeTcpPort()}`;
+  const tlsPort = await freeTcpPort();
+  const upstreams = ADDRESSES.map((address) => `${address}:${replicaPort}`);
+  nginx = await startNginx({
+    listen,
+    upstreams,
+    tls: { listen: `127.0.0.1:${tlsPort}`, pemPath: tls.serverPemPath, redirectPort: tlsPort },
+    workDir: join(workDir, 'nginx'),
+    logFile: join(workDir, 'nginx.log'),
+  });
+  const proxy = nginx;
+  await rotateUnderClients({
+    url: proxy.url,
+    // Same upstreams: re-render, nginx -t, SIGHUP; resolves once only new workers accept.
+    reload: () => proxy.setUpstreams(upstreams),
+    workers: () => proxy.workerPids(),
+    spreads: false,
+  });
 });
