@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import { whoami } from '../../client/api.ts';
+import { getText, setTrustedCa } from '../../client/tls-trust.ts';
 import { openClient, type WskSocket } from '../../client/connect.ts';
 import { freeTcpPort, isTcpPortFreeOn } from '../lib/free-port.ts';
 import { killAllManagedSync, type ManagedProcess } from '../lib/managed-process.ts';
@@ -62,6 +63,8 @@ function servedSerial(url: string, ca: string): Promise<string> {
 before(async () => {
   workDir = await mkdtemp(join(tmpdir(), 'wsk-tls-reload-'));
   tls = await makeTlsMaterial(join(workDir, 'tls'));
+  // For getText; the Socket.IO clients below are given the CA explicitly.
+  setTrustedCa(tls.caPem);
   redis = await startLocalRedis('standalone', workDir);
   let port = 0;
   for (let attempt = 0; attempt < 20 && port === 0; attempt++) {
@@ -85,7 +88,8 @@ before(async () => {
       serviceName: SERVICE,
       serverPort: port,
       cookieKey: 'tls-reload-test-key',
-      tls: { bind: `127.0.0.1:${await freeTcpPort()}`, pemPath: tls.serverPemPath },
+      // SameSite=None here (the local topology runs without it): both cookie flavours are seen on the wire.
+      tls: { bind: `127.0.0.1:${await freeTcpPort()}`, pemPath: tls.serverPemPath, sameSiteNone: true },
     }),
     logFile: join(workDir, 'haproxy.log'),
   });
@@ -169,6 +173,12 @@ test('HAProxy: a certificate reload keeps every open WebSocket and serves the ne
     await new Promise((r) => setTimeout(r, 100));
   }
   assert.equal(await servedSerial(proxy.url, tls.caPem), tls.serial, 'served certificate before the reload');
+  // WSK_COOKIE_SAMESITE_NONE=1: the cookie a cross-site page needs (Secure, SameSite=None).
+  const handshake = await getText(`${proxy.url}/socket.io/?EIO=4&transport=polling`, { timeoutMs: 5000 });
+  const cookie = (handshake.headers['set-cookie'] ?? []).find((line) => line.startsWith('WSKSRV='));
+  assert.ok(cookie, 'the https handshake sets WSKSRV');
+  const attributes = cookie.split(';').slice(1).map((a) => a.trim().toLowerCase());
+  assert.ok(attributes.includes('secure') && attributes.includes('samesite=none'), `WSKSRV attributes: ${cookie}`);
   await rotateUnderClients({
     url: proxy.url,
     reload: async () => {
