@@ -1,5 +1,5 @@
-import { Agent } from 'node:http';
 import { io, type Socket } from 'socket.io-client';
+import { agentFor, trustedCa } from './tls-trust.ts';
 import type { ClientToServerEvents, ServerToClientEvents, TransportName, Welcome } from '../server/protocol.ts';
 
 export type WskSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -26,6 +26,11 @@ export interface ConnectOptions {
   extraHeaders?: Record<string, string>;
   /** Socket.IO path, default /socket.io/. */
   path?: string;
+  /**
+   * PEM of the only CAs trusted for https:// / wss:// (replaces Node's
+   * roots). Default: setTrustedCa's, else Node's roots.
+   */
+  ca?: string;
 }
 
 /**
@@ -35,7 +40,12 @@ export interface ConnectOptions {
  * or use `openClient` which does both.
  */
 export function createClient(url: string, options: ConnectOptions = {}): WskSocket {
-  const agent = options.localAddress ? new Agent({ localAddress: options.localAddress, keepAlive: true }) : undefined;
+  const ca = options.ca ?? trustedCa();
+  const secure = /^https:/i.test(url);
+  // https needs an https.Agent (an http.Agent refuses https: URLs); it
+  // carries the CA for polling, and `ca` below carries it for the WebSocket.
+  const agent =
+    options.localAddress || (secure && ca !== undefined) ? agentFor(url, { localAddress: options.localAddress, keepAlive: true, ca }) : undefined;
   return io(url, {
     autoConnect: false,
     // A fresh Manager per client: the default multiplexing would put many
@@ -53,7 +63,9 @@ export function createClient(url: string, options: ConnectOptions = {}): WskSock
     // WebSocket through `localAddress` (ws); both are needed to pin the source.
     // engine.io-client types `agent` as string|boolean (its browser view); in
     // Node it is handed to http.request as is, so an Agent is what it wants.
-    ...(agent ? { agent: agent as unknown as string, localAddress: options.localAddress } : {}),
+    ...(agent ? { agent: agent as unknown as string } : {}),
+    ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+    ...(secure && ca !== undefined ? { ca } : {}),
   });
 }
 

@@ -14,6 +14,16 @@ test('defaults apply when no flag is given', () => {
     only: undefined,
     json: undefined,
     logDir: undefined,
+    tls: false,
+  });
+});
+
+test('--tls is a boolean, local topology only', () => {
+  assert.equal(parseRunnerArgs(['--tls']).tls, true);
+  assert.throws(() => parseRunnerArgs(['--tls', '--topology', 'compose']), (error: unknown) => {
+    assert.ok(error instanceof UsageError);
+    assert.match(error.message, /--tls: runs on the local topology only/);
+    return true;
   });
 });
 

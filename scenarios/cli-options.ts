@@ -21,10 +21,15 @@ const schema = z.object({
   only: z.array(z.string().min(1)).optional(),
   json: z.string().min(1).optional(),
   logDir: z.string().min(1).optional(),
+  tls: z.boolean(),
 })
+  .refine((options) => !options.tls || options.topology === 'local', {
+    path: ['tls'],
+    error: 'runs on the local topology only (Compose / Swarm: see docs/tls.md for giving the proxy a certificate)',
+  })
   .refine((options) => options.redis !== 'cluster' || options.topology === 'local', {
     path: ['redis'],
-    error: 'cluster runs on the local topology only (Compose and Swarm ship a Sentinel variant: --redis sentinel)',
+    error: 'cluster runs on the local topology only (Compose has a Sentinel variant: --redis sentinel)',
   })
   .refine((options) => options.redis !== 'sentinel' || options.topology === 'local' || options.topology === 'compose', {
     path: ['redis'],
@@ -39,7 +44,7 @@ export class UsageError extends Error {
 
 export const SCENARIOS_USAGE = `usage: npm run scenarios -- [--topology local|compose|swarm|k8s] [--proxy haproxy|nginx]
        [--adapter redis|redis-sharded|redis-streams] [--redis standalone|sentinel|cluster] [--replicas N] [--clients N]
-       [--only a,b] [--json FILE] [--log-dir DIR]`;
+       [--only a,b] [--json FILE] [--log-dir DIR] [--tls]`;
 
 /**
  * Parse runner flags strictly: an unknown flag or a bad value is a UsageError
@@ -62,6 +67,7 @@ export function parseRunnerArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
         only: { type: 'string' },
         json: { type: 'string' },
         'log-dir': { type: 'string' },
+        tls: { type: 'boolean' },
       },
     }));
   } catch (error) {
@@ -78,6 +84,7 @@ export function parseRunnerArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
     only,
     json: values.json,
     logDir: values['log-dir'],
+    tls: values.tls === true,
   });
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `--${issue.path.join('.') || '?'}: ${issue.message}`);

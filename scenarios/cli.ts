@@ -6,6 +6,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { chalk } from 'zx';
+import { setTrustedCa } from '../client/tls-trust.ts';
 import { parseRunnerArgs, SCENARIOS_USAGE, UsageError } from './cli-options.ts';
 import { driverFor } from './drivers.ts';
 import { buildReport, formatTable } from './report.ts';
@@ -22,7 +23,7 @@ async function main(): Promise<number> {
   let topology: Topology | undefined;
   const uninstall = installShutdown(async () => topology?.down(), log);
   try {
-    log(`bringing up ${options.topology} topology: ${options.replicas} replicas behind ${options.proxy}, adapter ${options.adapter}, redis ${options.redis}`);
+    log(`bringing up ${options.topology} topology: ${options.replicas} replicas behind ${options.proxy}${options.tls ? ' (TLS)' : ''}, adapter ${options.adapter}, redis ${options.redis}`);
     const driver = await driverFor(options.topology);
     topology = await driver.up({
       kind: options.topology,
@@ -31,7 +32,10 @@ async function main(): Promise<number> {
       adapter: options.adapter,
       redis: options.redis,
       ...(options.logDir ? { logDir: options.logDir } : {}),
+      ...(options.tls ? { tls: true } : {}),
     });
+    // Every client of this run trusts the run's throwaway CA and nothing else.
+    setTrustedCa(topology.endpoints().tlsCaPem);
     log(`up: proxy ${topology.endpoints().proxyUrl}${topology.describeRedis ? `; redis ${topology.describeRedis()}` : ''}`);
     const results = await runScenarios(topology, scenarios, {
       clients: options.clients,
@@ -39,7 +43,7 @@ async function main(): Promise<number> {
       onResult: (r) => log(`${r.skipped ? 'SKIP' : r.ok ? chalk.green('PASS') : chalk.red('FAIL')} ${r.name} (${r.durationMs} ms)`),
     });
     const report = buildReport(
-      { kind: options.topology, proxy: options.proxy, adapter: options.adapter, redis: options.redis, replicas: options.replicas, clients: options.clients },
+      { kind: options.topology, proxy: options.proxy, adapter: options.adapter, redis: options.redis, replicas: options.replicas, clients: options.clients, tls: options.tls },
       results,
     );
     process.stdout.write(`${formatTable(report)}\n`);

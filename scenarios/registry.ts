@@ -17,6 +17,7 @@ import { rollingUpdate } from './cases/rolling-update.ts';
 import { rooms } from './cases/rooms.ts';
 import { scale } from './cases/scale.ts';
 import { securityDefaults } from './cases/security-defaults.ts';
+import { tls } from './cases/tls.ts';
 import type { Scenario } from './scenario.ts';
 
 /** Every scenario, in the order a full run executes them. */
@@ -31,6 +32,7 @@ export const SCENARIOS: readonly Scenario[] = [
   hostileInput,
   flood,
   securityDefaults,
+  tls,
   failover,
   drain,
   redisRestart,

@@ -2,7 +2,7 @@ import type { ScenarioResult } from './scenario.ts';
 
 /** The documented --json shape: {"scenarios":[{"name","ok","metrics":{…}}]} plus details. */
 export interface ScenarioReport {
-  topology: { kind: string; proxy: string; adapter: string; redis?: string; replicas: number; clients: number };
+  topology: { kind: string; proxy: string; adapter: string; redis?: string; replicas: number; clients: number; tls?: boolean };
   ok: boolean;
   scenarios: ScenarioResult[];
 }
@@ -34,13 +34,13 @@ export function formatTable(report: ScenarioReport): string {
     out.push(line(rows[i]!));
     for (const failure of result.failures) out.push(`    ✗ ${failure}`);
   });
-  const { kind, proxy, adapter, redis = 'standalone', replicas, clients } = report.topology;
+  const { kind, proxy, adapter, redis = 'standalone', replicas, clients, tls = false } = report.topology;
   const skipped = report.scenarios.filter((s) => s.skipped).length;
   const passed = report.scenarios.filter((s) => s.ok && !s.skipped).length;
   const failed = report.scenarios.filter((s) => !s.ok).length;
   out.push('');
   out.push(
-    `${passed} passed, ${failed} failed, ${skipped} skipped (topology=${kind} proxy=${proxy} adapter=${adapter} redis=${redis} replicas=${replicas} clients=${clients})`,
+    `${passed} passed, ${failed} failed, ${skipped} skipped (topology=${kind} proxy=${proxy} adapter=${adapter} redis=${redis} replicas=${replicas} clients=${clients}${tls ? ' tls' : ''})`,
   );
   return out.join('\n');
 }

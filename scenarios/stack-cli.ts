@@ -34,6 +34,7 @@ async function main(): Promise<void> {
     adapter: options.adapter,
     replicaEnv: replicaEnv.env,
     ...(options.logDir ? { logDir: options.logDir } : {}),
+    ...(options.tls ? { tls: true } : {}),
   });
   const { proxyUrl, statsUrl, replicas, redisUrl } = topology.endpoints();
   const logDir = 'logDirectory' in topology ? String(topology.logDirectory) : undefined;
@@ -45,6 +46,9 @@ async function main(): Promise<void> {
           ? ' (two windows land on different replicas and chat through Redis)'
           : ' (nginx ip_hash puts every window of this machine on one replica)'
       }`,
+      ...(options.tls && logDir
+        ? [`tls:      CA ${logDir}/tls/ca.pem (throwaway, this run only; curl --cacert it), plain ${topology.endpoints().plainProxyUrl} redirects`]
+        : []),
       ...(statsUrl ? [`stats:    ${statsUrl}`] : []),
       `redis:    ${redisUrl ?? '-'}`,
       ...replicas.map((r) => `replica:  ${r.id} ${r.url}   (${r.url}/metrics)`),

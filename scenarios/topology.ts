@@ -21,6 +21,11 @@ export interface TopologyOptions {
   replicaEnv?: Readonly<Record<string, string>>;
   /** Where process logs go; the local driver writes one file per process. */
   logDir?: string;
+  /**
+   * Terminate TLS at the proxy with a throwaway CA + certificate made for the
+   * run (local driver only): proxyUrl becomes https://, plain HTTP redirects.
+   */
+  tls?: boolean;
 }
 
 export interface ReplicaEndpoint {
@@ -53,6 +58,10 @@ export interface Endpoints {
    * the bridge gateway, so ip_hash sends them all to one replica.
    */
   clientAddressesHidden?: string;
+  /** Under TLS: the plain-HTTP address of the proxy (it only redirects to proxyUrl). */
+  plainProxyUrl?: string;
+  /** Under TLS: the PEM of the only CA clients should trust for proxyUrl. */
+  tlsCaPem?: string;
 }
 
 export type ReplicaSignal = 'SIGKILL' | 'SIGTERM';

@@ -5,8 +5,9 @@
 # file does not exist yet). A validator that is not installed is a FAIL, not
 # a SKIP: a check that silently did not run proves nothing.
 #
-#   haproxy.cfg          haproxy -c, with the WSK_* variables of each topology
-#   nginx template       rendered with the local flavour, then nginx -t
+#   haproxy.cfg          haproxy -c, with the WSK_* variables of each topology,
+#                        and with TLS on (a throwaway certificate made here)
+#   nginx template       rendered with the local flavour, then nginx -t (plain and TLS)
 #   docker-compose.yml   docker-compose config -q (Debian's 1.29), plus
 #                        `docker compose config` when the v2 plugin exists
 #   docker-stack.yml     docker stack config (offline)
@@ -48,6 +49,18 @@ have() { command -v "$1" >/dev/null 2>&1; }
 # are fake on purpose: these checks never start anything.
 fake_secret=$(printf 'check%.0s' 1 2 3 4 5 6 7 8)
 
+# A self-signed throwaway certificate for the TLS flavours (never used to
+# serve anything): certificate then key in one PEM, as both proxies take it.
+tls_pem=""
+if have openssl; then
+  if openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=wsk-check \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$WORK/tls.key" -out "$WORK/tls.crt" >/dev/null 2>&1; then
+    cat "$WORK/tls.crt" "$WORK/tls.key" >"$WORK/tls.pem" && tls_pem="$WORK/tls.pem"
+  fi
+fi
+# Optional variables: unset means TLS off, so the Docker files need not set them.
+HAPROXY_OPTIONAL_VARS="WSK_TLS_CERT WSK_TLS_BIND WSK_TLS_PUBLIC_PORT WSK_COOKIE_SAMESITE_NONE"
+
 # The `environment:` keys of one service in docker-compose.yml or the stack
 # file (top-level `services:`, two-space indented service names).
 service_env_keys() {
@@ -78,6 +91,25 @@ else
   check "haproxy -c haproxy/haproxy.cfg (compose: server @ 127.0.0.11)" haproxy_check server 127.0.0.11:53 '*:8080'
   check "haproxy -c haproxy/haproxy.cfg (swarm: tasks.server @ 127.0.0.11)" haproxy_check tasks.server 127.0.0.11:53 '*:8080'
   check "haproxy -c haproxy/haproxy.cfg (local: loopback DNS)" haproxy_check replicas.wsk.test 127.0.0.1:15353 127.0.0.1:18080
+  if [ -z "$tls_pem" ]; then
+    fail "haproxy -c haproxy/haproxy.cfg (TLS)" "openssl could not make a throwaway certificate (apt-get install openssl)"
+  else
+    # TLS on: the `.if` blocks switch in the ssl bind, the redirect and the
+    # secure cookie; haproxy -c also loads the PEM. Then with SameSite=None.
+    haproxy_tls_check() { # $1 = SameSite=None flag ("" or 1)
+      # (Assignments before a function call are exported to what it runs.)
+      WSK_TLS_CERT="$tls_pem" WSK_TLS_BIND='*:8443' WSK_TLS_PUBLIC_PORT=443 WSK_COOKIE_SAMESITE_NONE="$1" \
+        haproxy_check server 127.0.0.11:53 '*:8080' &&
+        # The TLS branch really is the one parsed: a missing PEM must be refused.
+        if WSK_TLS_CERT="$WORK/missing.pem" WSK_TLS_BIND='*:8443' WSK_TLS_PUBLIC_PORT=443 \
+          haproxy_check server 127.0.0.11:53 '*:8080' >/dev/null 2>&1; then
+          echo "haproxy accepted WSK_TLS_CERT pointing at no file: the TLS block is not parsed"
+          false
+        fi
+    }
+    check "haproxy -c haproxy/haproxy.cfg (compose + TLS: ssl bind, 308 redirect, secure cookie)" haproxy_tls_check ""
+    check "haproxy -c haproxy/haproxy.cfg (compose + TLS + SameSite=None)" haproxy_tls_check 1
+  fi
   # What the k8s HAProxy overlay's command passes: the headless Service's
   # fully qualified name and the cluster DNS from resolv.conf.
   check "haproxy -c haproxy/haproxy.cfg (k8s: server-headless.wsk.svc.cluster.local @ 10.96.0.10)" \
@@ -88,6 +120,7 @@ else
     [ -f "$file" ] || continue
     missing=""
     for var in $(wsk_vars_in haproxy/haproxy.cfg); do
+      case " $HAPROXY_OPTIONAL_VARS " in *" $var "*) continue ;; esac
       # The stack exports secret-backed variables in the haproxy command.
       if ! service_env_keys "$file" haproxy | grep -qx "$var" && ! grep -q "export .*\b$var\b" "$file"; then
         missing="$missing $var"
@@ -107,9 +140,9 @@ else
   # nginx -t runs on the local flavour: the same template, the upstream
   # rendered as a static server list, no resolver. The Compose flavour is
   # checked below for variable coverage only.
-  nginx_check() {
+  nginx_check() { # $1 = WSK_NGINX_TLS, $2 = WSK_NGINX_TLS_REDIRECT_PORT (both empty: plain HTTP)
     mkdir -p "$WORK/nginx/temp" &&
-      env WSK_NGINX_LISTEN=127.0.0.1:18081 \
+      env WSK_NGINX_LISTEN=127.0.0.1:18081 WSK_NGINX_TLS="${1:-}" WSK_NGINX_TLS_REDIRECT_PORT="${2:-}" \
         WSK_NGINX_UPSTREAM_SERVERS='server 127.0.1.1:3000; server 127.0.1.2:3000;' \
         WSK_NGINX_RESOLVER='' WSK_NGINX_TEMP_DIR="$WORK/nginx/temp" WSK_NGINX_ACCESS_LOG="$WORK/nginx/access.log" \
         envsubst "$(wsk_vars_in nginx/nginx.conf.template | sed 's/.*/${&}/' | tr '\n' ' ')" \
@@ -118,6 +151,12 @@ else
       nginx -t -q -p "$WORK/nginx" -e stderr -c "$WORK/nginx/nginx.conf" -g "pid $WORK/nginx/nginx.pid;"
   }
   check "nginx -t nginx/nginx.conf.template (local flavour, $(nginx -v 2>&1 | sed 's|.*/||'))" nginx_check
+  if [ -n "$tls_pem" ]; then
+    check "nginx -t nginx/nginx.conf.template (local flavour + TLS: ssl listen, 308 redirect)" \
+      nginx_check "listen 127.0.0.1:18443 ssl; ssl_certificate $tls_pem; ssl_certificate_key $tls_pem;" 18443
+  else
+    fail "nginx -t nginx/nginx.conf.template (TLS)" "openssl could not make a throwaway certificate (apt-get install openssl)"
+  fi
   if [ -f docker-compose.yml ]; then
     missing=""
     for var in $(wsk_vars_in nginx/nginx.conf.template); do
@@ -148,6 +187,12 @@ else
       grep -q 'is not set' <<<"$output" || { echo "$output"; return 1; }
     }
     check "docker-compose refuses to run without the secrets" compose_refuses
+    if [ -f docker-compose.tls.yml ]; then
+      # The TLS override merges over the default file (a file secret with the PEM).
+      check "docker-compose config -q (+ docker-compose.tls.yml)" \
+        env WSK_TLS_PEM_FILE="${tls_pem:-$WORK/tls.pem}" docker-compose --project-directory "$ROOT" --env-file .env.example \
+        -f docker-compose.yml -f docker-compose.tls.yml config -q
+    fi
   else
     fail "docker-compose config" "docker-compose is not installed (apt-get install docker-compose)"
   fi
@@ -204,6 +249,11 @@ else
     ' stack/docker-stack.yml
   }
   check "stack secrets are all external" stack_secrets_external
+  if [ -f stack/docker-stack.tls.yml ]; then
+    # The TLS file merges over the stack: the PEM is an external Docker secret.
+    check "docker stack config -c stack/docker-stack.yml -c stack/docker-stack.tls.yml" \
+      env WSK_SERVER_IMAGE=registry.example.com/wsk-server:check docker stack config -c stack/docker-stack.yml -c stack/docker-stack.tls.yml
+  fi
   # Two lines Swarm stickiness depends on, which no schema checks: HAProxy
   # must resolve `tasks.server` (the plain name is one VIP), and published
   # ports must bypass the ingress mesh (`mode: host`).

@@ -14,6 +14,8 @@ command -v docker >/dev/null || need+=(docker.io)
 # promtool (make check: the alert rules) and the prometheus binary (the
 # prometheus scenario) both come from Debian's prometheus package.
 command -v promtool >/dev/null || need+=(prometheus)
+# --tls makes a throwaway CA per run; `make check` a throwaway certificate.
+command -v openssl >/dev/null || need+=(openssl)
 # test/browser.test.ts drives Debian's Chromium (no browser download); it
 # fails, rather than skips, without it. WSK_BROWSER_TESTS=0 skips installing it.
 if [ "${WSK_BROWSER_TESTS:-1}" = 1 ]; then

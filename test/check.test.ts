@@ -94,6 +94,15 @@ describe('scripts/check.sh', { concurrency: true }, () => {
     );
   });
 
+  it('fails when only the TLS branch of haproxy.cfg is broken', async () => {
+    // Inside `.if` TLS: the plain checks skip it, the TLS checks must parse it.
+    await expectFailure(
+      'haproxy/haproxy.cfg',
+      (text) => text.replace(/^( {4}bind "\$\{WSK_TLS_BIND\}" ssl crt .*)$/m, '$1\n    cookie-monster on'),
+      /^FAIL {2}haproxy -c haproxy\/haproxy\.cfg \(compose \+ TLS/m,
+    );
+  });
+
   it('fails when haproxy.cfg reads a variable the Docker files do not set', async () => {
     await expectFailure(
       'haproxy/haproxy.cfg',

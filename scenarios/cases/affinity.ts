@@ -28,6 +28,9 @@ export const affinity: Scenario = {
     // HAProxy keeps sessions by the cookie it inserts; Nginx by the source address (ip_hash).
     if (topology.options.proxy === 'haproxy') {
       check.equal(counts.rawCookiesSet, counts.rawSessions, 'raw handshakes that got an affinity cookie');
+      // Under TLS the cookie must be Secure (never sent back over plain HTTP); without TLS it cannot be.
+      const tls = proxyUrl.startsWith('https:');
+      check.equal(counts.rawCookiesSecure, tls ? counts.rawSessions : 0, `raw handshakes whose cookie is Secure (TLS ${tls ? 'on' : 'off'})`);
     }
     const idle = replicas.filter((replica) => !counts.distribution[replica.id]).map((replica) => replica.id);
     // Where the proxy cannot see client addresses, ip_hash puts them all on
@@ -49,6 +52,7 @@ export const affinity: Scenario = {
         disconnects: counts.disconnects,
         rawRequests: counts.rawRequests,
         sessionIdUnknown: counts.rawSessionUnknown,
+        ...(topology.options.proxy === 'haproxy' ? { secureCookies: counts.rawCookiesSecure } : {}),
         spread: Object.values(counts.distribution).join('/'),
       },
     };

@@ -1,3 +1,4 @@
+import { getText } from '../../client/tls-trust.ts';
 import { byReplica, closeClients, openClients, type PooledClient } from '../lib/client-pool.ts';
 import { collectDeliveries, sendProbes } from '../lib/deliveries.ts';
 import { type HttpGet, httpGetOf } from '../lib/http-get.ts';
@@ -149,8 +150,8 @@ export const observe: Scenario = {
 
       // Scrapers read each replica on the internal network; through the proxy
       // a scrape would hit a random replica and leak metrics to clients.
-      const throughProxy = await fetch(`${proxyUrl}/metrics`, { signal: AbortSignal.timeout(SCRAPE_TIMEOUT_MS) });
-      await throughProxy.arrayBuffer();
+      // getText, not fetch: under --tls it trusts the run's CA (Node 20's fetch cannot be given one without undici).
+      const throughProxy = await getText(`${proxyUrl}/metrics`, { timeoutMs: SCRAPE_TIMEOUT_MS });
       check.equal(throughProxy.status, 404, `GET ${proxyUrl}/metrics through the proxy (status)`);
 
       const exporter = haproxyExporter(topology, endpoints);

@@ -39,6 +39,8 @@ export interface AffinityCounts {
   rawSplitSessions: number;
   /** Raw sessions whose handshake set an affinity cookie. */
   rawCookiesSet: number;
+  /** Raw sessions whose affinity cookie carried `Secure` (what TLS must give it). */
+  rawCookiesSecure: number;
 }
 
 /**
@@ -64,6 +66,7 @@ export async function measureAffinity(url: string, options: AffinityOptions): Pr
     rawOtherErrors: 0,
     rawSplitSessions: 0,
     rawCookiesSet: 0,
+    rawCookiesSecure: 0,
   };
   const sockets: WskSocket[] = [];
   // Our own disconnect() at the end must not count as a failure.
@@ -123,6 +126,7 @@ export async function measureAffinity(url: string, options: AffinityOptions): Pr
       counts.rawOtherErrors += session.otherErrors;
       if (session.replicas.length > 1) counts.rawSplitSessions += 1;
       if (session.cookie) counts.rawCookiesSet += 1;
+      if (session.cookie && session.cookieSecure) counts.rawCookiesSecure += 1;
     }
   } finally {
     closing = true;

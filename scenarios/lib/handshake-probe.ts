@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { request } from 'node:http';
 import WebSocket from 'ws';
+import { requestFor, tlsOptionsFor } from '../../client/tls-trust.ts';
 import { cookieHeader, httpRequest } from './raw-polling.ts';
 
 /**
@@ -34,7 +34,7 @@ export async function pollingHandshake(baseUrl: string, headers: Record<string, 
 
 export function websocketHandshake(baseUrl: string, headers: Record<string, string>, timeoutMs = 5000): Promise<HandshakeAnswer> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}${ENGINE_PATH}websocket`, { headers, handshakeTimeout: timeoutMs });
+    const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}${ENGINE_PATH}websocket`, { headers, handshakeTimeout: timeoutMs, ...tlsOptionsFor(baseUrl) });
     const timer = setTimeout(() => {
       ws.terminate();
       reject(new Error(`no answer to the WebSocket handshake at ${baseUrl} within ${timeoutMs} ms`));
@@ -86,7 +86,7 @@ export function rawHandshake(
       ? { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': randomBytes(16).toString('base64') }
       : { connection: 'close' };
   return new Promise((resolve, reject) => {
-    const req = request(`${baseUrl}/socket.io/?${query}`, { headers: { ...upgrade, ...headers }, timeout: timeoutMs, agent: false });
+    const req = requestFor(`${baseUrl}/socket.io/?${query}`, { headers: { ...upgrade, ...headers }, timeout: timeoutMs, agent: false });
     req.on('upgrade', (res, socket) => {
       socket.destroy();
       resolve({ status: res.statusCode ?? 0, body: '', contentType: res.headers['content-type'] ?? '' });

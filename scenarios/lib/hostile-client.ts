@@ -1,5 +1,6 @@
-import { Agent, request } from 'node:http';
+import type { Agent } from 'node:http';
 import WebSocket from 'ws';
+import { agentFor, requestFor, tlsOptionsFor } from '../../client/tls-trust.ts';
 import type { Frame, HostileCase } from './malformed-packets.ts';
 import { cookieHeader } from './raw-polling.ts';
 
@@ -51,7 +52,7 @@ function send(
     contentType = 'application/octet-stream';
   } else if (body) payload = Buffer.from(body.rawText);
   return new Promise((resolve, reject) => {
-    const req = request(
+    const req = requestFor(
       url,
       {
         method,
@@ -133,6 +134,7 @@ function playWebSocket(base: string, hostile: HostileCase, timeoutMs: number): P
     let settled = false;
     const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/socket.io/?${hostile.query.replaceAll('{sid}', '')}`, {
       handshakeTimeout: timeoutMs,
+      ...tlsOptionsFor(base),
     });
     const finish = (answer: string, error?: string) => {
       if (settled) return;
@@ -204,7 +206,7 @@ export async function playHostileCases(
   targets: readonly HostileTarget[],
   { assign, concurrency = 32, timeoutMs = 5000 }: { assign: (hostile: HostileCase) => number; concurrency?: number; timeoutMs?: number },
 ): Promise<HostileRunReport> {
-  const agents = targets.map(() => new Agent({ keepAlive: true, maxSockets: concurrency }));
+  const agents = targets.map((target) => agentFor(target.url, { keepAlive: true, maxSockets: concurrency }));
   const report: HostileRunReport = { cases: 0, packets: 0, byCategory: {}, byTarget: {}, answers: {}, noAnswer: 0, unanswered: [] };
   let next = 0;
   const worker = async () => {

@@ -1,4 +1,4 @@
-import { Agent, request } from 'node:http';
+import { agentFor, requestFor } from '../../client/tls-trust.ts';
 
 /**
  * A polling session driven with bare HTTP requests, the way curl with a
@@ -21,8 +21,8 @@ export function httpRequest(
   { method = 'GET', body, headers = {}, localAddress }: { method?: string; body?: string; headers?: Record<string, string>; localAddress?: string },
 ): Promise<HttpReply> {
   return new Promise((resolve, reject) => {
-    const agent = new Agent({ keepAlive: false, ...(localAddress ? { localAddress } : {}) });
-    const req = request(
+    const agent = agentFor(url, { keepAlive: false, localAddress });
+    const req = requestFor(
       url,
       {
         method,
@@ -50,6 +50,14 @@ export function httpRequest(
 }
 
 /** The `name=value` parts of Set-Cookie headers, as a Cookie header would send them back. */
+/** A Set-Cookie line with the `Secure` attribute (case-insensitive, any position after the pair). */
+export function isSecureCookie(setCookie: string): boolean {
+  return setCookie
+    .split(';')
+    .slice(1)
+    .some((attribute) => attribute.trim().toLowerCase() === 'secure');
+}
+
 export function cookieHeader(setCookie: readonly string[]): string | undefined {
   const pairs = setCookie.map((line) => line.split(';', 1)[0]!.trim()).filter((pair) => pair.includes('='));
   return pairs.length ? pairs.join('; ') : undefined;
@@ -80,13 +88,15 @@ export interface PollingProbeResult {
   replicas: string[];
   /** The affinity cookie the proxy set on the handshake, if any. */
   cookie: string | undefined;
+  /** Whether every Set-Cookie of the handshake carried `Secure` (false when none was set). */
+  cookieSecure: boolean;
 }
 
 export async function probePollingSession(baseUrl: string, options: PollingProbeOptions): Promise<PollingProbeResult> {
   const path = options.path ?? '/socket.io/';
   const endpoint = (sid?: string) =>
     `${baseUrl.replace(/\/$/, '')}${path}?EIO=4&transport=polling&t=${Date.now().toString(36)}${sid ? `&sid=${sid}` : ''}`;
-  const result: PollingProbeResult = { requests: 0, sessionUnknown: 0, otherErrors: 0, replicas: [], cookie: undefined };
+  const result: PollingProbeResult = { requests: 0, sessionUnknown: 0, otherErrors: 0, replicas: [], cookie: undefined, cookieSecure: false };
   const seen = new Set<string>();
   let cookie: string | undefined;
   const send = async (method: 'GET' | 'POST', sid?: string, body?: string) => {
@@ -109,6 +119,7 @@ export async function probePollingSession(baseUrl: string, options: PollingProbe
   const { sid } = JSON.parse(handshake.body.slice(1)) as { sid: string };
   cookie = cookieHeader(handshake.setCookie);
   result.cookie = cookie;
+  result.cookieSecure = handshake.setCookie.length > 0 && handshake.setCookie.every(isSecureCookie);
 
   // Connect the default namespace. Without affinity the POST may land on a
   // replica that does not know the sid; a GET is only sent after a POST was

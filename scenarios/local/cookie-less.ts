@@ -2,13 +2,15 @@
  * The NEGATIVE CONTROL for the affinity scenario: haproxy/haproxy.cfg minus
  * its cookie affinity. Derived from the real file (never a hand-written copy)
  * so the control differs from production in exactly these lines:
- *   - the `cookie WSKSRV insert … dynamic` line is removed,
+ *   - the `cookie WSKSRV insert … dynamic` lines are removed (one per TLS
+ *     flavour, in `.if` blocks: plain, secure, secure + SameSite=None),
  *   - the `dynamic-cookie-key` line is removed,
  *   - `balance leastconn` becomes `balance roundrobin`, so consecutive
  *     long-polling requests of one session spread over the replicas and
  *     engine.io answers "Session ID unknown" (leastconn with idle replicas
  *     could keep sending one client to the same replica by chance).
- * Each expected line must be found exactly once, or this throws: an edited
+ * Each expected line must be found exactly once (the cookie lines: 1 to 3),
+ * or this throws: an edited
  * haproxy.cfg cannot silently turn the control into a test that cannot fail.
  */
 
@@ -32,12 +34,16 @@ export function withoutCookieAffinity(configText: string): string {
     const count = configText.match(pattern)?.length ?? 0;
     if (count !== 1) problems.push(`expected exactly one ${what} line, found ${count}`);
   };
-  expectOnce(COOKIE_LINE, '`cookie …`');
+  const cookieLines = configText.match(COOKIE_LINE) ?? [];
+  if (cookieLines.length < 1 || cookieLines.length > 3) {
+    problems.push(`expected one to three \`cookie …\` lines (plain / secure / SameSite=None), found ${cookieLines.length}`);
+  }
   expectOnce(DYNAMIC_KEY_LINE, '`dynamic-cookie-key …`');
   expectOnce(BALANCE_LINE, '`balance …`');
-  const cookieLine = configText.match(COOKIE_LINE)?.[0] ?? '';
-  if (cookieLine && !/\binsert\b/.test(cookieLine)) {
-    problems.push(`the cookie line does not insert a cookie, so removing it proves nothing: "${cookieLine.trim()}"`);
+  for (const cookieLine of cookieLines) {
+    if (!/\binsert\b/.test(cookieLine)) {
+      problems.push(`the cookie line does not insert a cookie, so removing it proves nothing: "${cookieLine.trim()}"`);
+    }
   }
   if (problems.length > 0) throw new CookieLessTransformError(problems);
 

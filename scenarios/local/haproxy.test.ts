@@ -6,6 +6,7 @@ import {
   checkHaproxyConfig,
   HAPROXY_CONFIG_PATH,
   HAPROXY_ENV_VARS,
+  HAPROXY_TLS_ENV_VARS,
   HaproxyConfigError,
   HaproxyEnvError,
   haproxyEnv,
@@ -36,6 +37,21 @@ describe('haproxyEnv', () => {
       WSK_SERVER_PORT: '3000',
       WSK_COOKIE_KEY: 'k3y',
     });
+  });
+
+  test('TLS adds the optional variables; the public port defaults to the bind\'s', () => {
+    const env = haproxyEnv({ ...OPTIONS, tls: { bind: '127.0.0.1:18443', pemPath: '/run/secrets/wsk_tls_pem' } });
+    assert.equal(env.WSK_TLS_CERT, '/run/secrets/wsk_tls_pem');
+    assert.equal(env.WSK_TLS_BIND, '127.0.0.1:18443');
+    assert.equal(env.WSK_TLS_PUBLIC_PORT, '18443');
+    assert.equal(env.WSK_COOKIE_SAMESITE_NONE, undefined);
+    const cross = haproxyEnv({ ...OPTIONS, tls: { bind: '*:8443', pemPath: '/p.pem', publicPort: 443, sameSiteNone: true } });
+    assert.equal(cross.WSK_TLS_PUBLIC_PORT, '443');
+    assert.equal(cross.WSK_COOKIE_SAMESITE_NONE, '1');
+    assert.throws(
+      () => haproxyEnv({ ...OPTIONS, tls: { bind: 'nope', pemPath: 'a b.pem' } }),
+      (error: unknown) => error instanceof HaproxyEnvError && error.problems.length === 3,
+    );
   });
 
   test('compose and swarm values are accepted as-is', () => {
@@ -141,9 +157,9 @@ describe('haproxy.cfg contract', () => {
       .filter((line) => !line.trim().startsWith('#'))
       .join('\n');
     const used = new Set([...config.matchAll(/\$\{(\w+)\}/g)].map((m) => m[1]));
-    assert.deepEqual([...used].sort(), [...HAPROXY_ENV_VARS].sort());
+    assert.deepEqual([...used].sort(), [...HAPROXY_ENV_VARS, ...HAPROXY_TLS_ENV_VARS].sort());
     const header = text.slice(0, text.indexOf('\nglobal'));
-    for (const name of HAPROXY_ENV_VARS) assert.match(header, new RegExp(`#\\s+${name}\\s`), `${name} undocumented`);
+    for (const name of [...HAPROXY_ENV_VARS, ...HAPROXY_TLS_ENV_VARS]) assert.match(header, new RegExp(`#\\s+${name}\\s`), `${name} undocumented`);
   });
 
   test('haproxy -c accepts the real file with the variables set', async () => {

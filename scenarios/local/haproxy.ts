@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { type ManagedProcess, spawnManaged } from '../lib/managed-process.ts';
@@ -33,8 +34,22 @@ export const HAPROXY_ENV_VARS = [
   'WSK_COOKIE_KEY',
 ] as const;
 export type HaproxyEnvVar = (typeof HAPROXY_ENV_VARS)[number];
+/** Optional: TLS is on when WSK_TLS_CERT is set and not empty (haproxy.cfg's `.if` blocks). */
+export const HAPROXY_TLS_ENV_VARS = ['WSK_TLS_CERT', 'WSK_TLS_BIND', 'WSK_TLS_PUBLIC_PORT', 'WSK_COOKIE_SAMESITE_NONE'] as const;
+export type HaproxyTlsEnvVar = (typeof HAPROXY_TLS_ENV_VARS)[number];
 /** What haproxy.cfg reads from the environment, by variable name. */
-export type HaproxyEnv = Readonly<Record<HaproxyEnvVar, string>>;
+export type HaproxyEnv = Readonly<Record<HaproxyEnvVar, string> & Partial<Record<HaproxyTlsEnvVar, string>>>;
+
+export interface HaproxyTlsOptions {
+  /** HTTPS bind, e.g. "127.0.0.1:18443" or "*:8443". */
+  bind: string;
+  /** PEM with the certificate (+ chain) followed by its key. */
+  pemPath: string;
+  /** Port clients reach HTTPS on (the redirect target); default: the bind's. */
+  publicPort?: number;
+  /** Add SameSite=None to the affinity cookie (cross-site pages). */
+  sameSiteNone?: boolean;
+}
 
 export interface HaproxyEnvOptions {
   /** Client-facing bind, e.g. "127.0.0.1:18080" or "*:8080". */
@@ -53,6 +68,8 @@ export interface HaproxyEnvOptions {
   serverPort: number;
   /** Secret for `dynamic-cookie-key`. */
   cookieKey: string;
+  /** Terminate TLS too; absent: plain HTTP only. */
+  tls?: HaproxyTlsOptions;
 }
 
 export class HaproxyEnvError extends Error {
@@ -105,8 +122,23 @@ export function haproxyEnv(options: HaproxyEnvOptions): HaproxyEnv {
   for (const [name, value] of quoted) {
     if (UNSAFE_IN_QUOTES.test(value)) problems.push(`${name} must not contain quotes, backslashes, "$", "#" or spaces`);
   }
+  const tls = options.tls;
+  let tlsEnv: Partial<Record<HaproxyTlsEnvVar, string>> = {};
+  if (tls) {
+    bind('tls.bind', tls.bind);
+    const publicPort = tls.publicPort ?? Number(HOST_PORT.exec(tls.bind)?.[2]);
+    if (!validPort(publicPort)) problems.push(`tls.publicPort must be an integer 1-65535, got ${publicPort}`);
+    if (tls.pemPath === '' || UNSAFE_IN_QUOTES.test(tls.pemPath)) problems.push(`tls.pemPath must be a path without quotes, "$", "#" or spaces, got "${tls.pemPath}"`);
+    tlsEnv = {
+      WSK_TLS_CERT: tls.pemPath,
+      WSK_TLS_BIND: tls.bind,
+      WSK_TLS_PUBLIC_PORT: String(publicPort),
+      ...(tls.sameSiteNone ? { WSK_COOKIE_SAMESITE_NONE: '1' } : {}),
+    };
+  }
   if (problems.length > 0) throw new HaproxyEnvError(problems);
   return {
+    ...tlsEnv,
     WSK_PROXY_BIND: options.proxyBind,
     WSK_STATS_BIND: options.statsBind,
     WSK_STATS_USER: statsUser,
@@ -255,11 +287,19 @@ export interface StartHaproxyOptions {
   haproxyBin?: string;
   /** How long to wait for the bind to accept connections. */
   startTimeoutMs?: number;
+  /**
+   * Master-worker mode (-W), as the official image runs HAProxy: `reload()`
+   * then works as `docker kill -s HUP` does there. Default off: the
+   * process's pid is then the one that serves (the benchmark reads its CPU).
+   */
+  masterWorker?: boolean;
 }
 
 export interface HaproxyHandle extends AsyncDisposable {
-  /** Where clients connect: http://host:port of WSK_PROXY_BIND. */
+  /** Where clients connect: https://host:port of WSK_TLS_BIND under TLS, else http://host:port of WSK_PROXY_BIND. */
   readonly url: string;
+  /** http://host:port of WSK_PROXY_BIND (under TLS it only redirects). */
+  readonly plainUrl: string;
   /** HTML stats page (basic auth: statsAuth); append ";csv" for CSV. */
   readonly statsUrl: string;
   /** Prometheus exporter (basic auth: statsAuth). */
@@ -269,8 +309,34 @@ export interface HaproxyHandle extends AsyncDisposable {
   readonly process: ManagedProcess;
   /** The backend's slots as the stats CSV reports them now. */
   serverStates(): Promise<HaproxyServerState[]>;
+  /**
+   * Master-worker only: SIGUSR2 to the master, which re-reads the config and
+   * the certificates and starts a new worker; the old one stops accepting
+   * and keeps its open connections until they close or `hard-stop-after`.
+   * Resolves with the worker pids before and after, once the new one runs.
+   */
+  reload(): Promise<{ oldWorkers: number[]; newWorkers: number[] }>;
+  /** Master-worker only: the pids of the master's live children (workers, old ones included). */
+  workers(): Promise<number[]>;
   /** Stop HAProxy (SIGTERM: immediate stop); resolves once it has exited. */
   stop(): Promise<void>;
+}
+
+/** Live children of `parentPid` (Linux /proc). */
+async function childPids(parentPid: number): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+      // "pid (comm) state ppid ...": comm may hold spaces, so split after the last ")".
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(ppid) === parentPid && state !== 'Z') pids.push(Number(entry));
+    } catch {
+      // Exited while we looked.
+    }
+  }
+  return pids.sort((a, b) => a - b);
 }
 
 function canConnect(host: string, port: number): Promise<boolean> {
@@ -303,6 +369,7 @@ export async function startHaproxy(options: StartHaproxyOptions): Promise<Haprox
   await checkHaproxyConfig(configPath, env, haproxyBin);
 
   const proxy = bindToConnectAddress(env.WSK_PROXY_BIND!);
+  const tlsAt = env.WSK_TLS_CERT ? bindToConnectAddress(env.WSK_TLS_BIND ?? '') : undefined;
   const stats = bindToConnectAddress(env.WSK_STATS_BIND!);
   const statsAuth = { user: env.WSK_STATS_USER!, password: env.WSK_STATS_PASSWORD! };
   const statsBase = `http://${stats.host}:${stats.port}`;
@@ -310,7 +377,7 @@ export async function startHaproxy(options: StartHaproxyOptions): Promise<Haprox
   const authorization = `Basic ${Buffer.from(`${statsAuth.user}:${statsAuth.password}`).toString('base64')}`;
 
   // -db: foreground, no daemon, logs to our pipe; SIGTERM stops it at once.
-  const child = spawnManaged(haproxyBin, ['-db', '-f', configPath], {
+  const child = spawnManaged(haproxyBin, [...(options.masterWorker ? ['-W'] : []), '-db', '-f', configPath], {
     name: 'haproxy',
     env: childEnv(env),
     ...(options.logFile ? { logFile: options.logFile } : {}),
@@ -319,8 +386,12 @@ export async function startHaproxy(options: StartHaproxyOptions): Promise<Haprox
   const exitedEarly = new AbortController();
   void child.exited.then(() => exitedEarly.abort(new Error(`haproxy ${child.describeExit()}`)));
   try {
-    await waitFor(async () => (await canConnect(proxy.host, proxy.port)) && (await canConnect(stats.host, stats.port)), {
-      what: `haproxy to accept connections on ${env.WSK_PROXY_BIND} and ${env.WSK_STATS_BIND}`,
+    const ready = async () =>
+      (await canConnect(proxy.host, proxy.port)) &&
+      (await canConnect(stats.host, stats.port)) &&
+      (!tlsAt || (await canConnect(tlsAt.host, tlsAt.port)));
+    await waitFor(ready, {
+      what: `haproxy to accept connections on ${env.WSK_PROXY_BIND}${tlsAt ? `, ${env.WSK_TLS_BIND}` : ''} and ${env.WSK_STATS_BIND}`,
       timeoutMs: options.startTimeoutMs ?? 10_000,
       intervalMs: 50,
       signal: exitedEarly.signal,
@@ -334,8 +405,30 @@ export async function startHaproxy(options: StartHaproxyOptions): Promise<Haprox
   const stop = async () => {
     await child.stop(3000);
   };
+  const workers = async (): Promise<number[]> => {
+    if (!options.masterWorker) throw new Error('workers() needs masterWorker: true');
+    return child.pid === undefined ? [] : childPids(child.pid);
+  };
+  const reload = async () => {
+    if (!options.masterWorker || child.pid === undefined || !child.running) throw new Error('reload() needs a running master-worker HAProxy');
+    const oldWorkers = await workers();
+    process.kill(child.pid, 'SIGUSR2');
+    let newWorkers: number[] = [];
+    await waitFor(
+      async () => {
+        if (!child.running) throw new Error(`haproxy ${child.describeExit()}`);
+        newWorkers = (await workers()).filter((pid) => !oldWorkers.includes(pid));
+        return newWorkers.length > 0;
+      },
+      { what: `haproxy (master ${child.pid}) to start a new worker after SIGUSR2`, timeoutMs: 10_000, intervalMs: 50 },
+    );
+    return { oldWorkers, newWorkers };
+  };
   return {
-    url: `http://${proxy.host}:${proxy.port}`,
+    reload,
+    workers,
+    url: tlsAt ? `https://${tlsAt.host}:${tlsAt.port}` : `http://${proxy.host}:${proxy.port}`,
+    plainUrl: `http://${proxy.host}:${proxy.port}`,
     statsUrl,
     metricsUrl: `${statsBase}${HAPROXY_METRICS_PATH}`,
     statsAuth,

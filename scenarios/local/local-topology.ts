@@ -22,6 +22,7 @@ import { type NginxHandle, startNginx } from './nginx.ts';
 import { type LocalRedis, startLocalRedis } from './redis-ha.ts';
 import { cutFromRedis, removePartitionRules } from './redis-partition.ts';
 import { startReplicaProcess } from './replica-process.ts';
+import { makeTlsMaterial, type TlsMaterial } from './tls-certs.ts';
 
 /** The name the local DNS responder answers, standing in for Docker's `server` / `tasks.server`. */
 export const LOCAL_SERVICE_NAME = 'replicas.wsk.test';
@@ -40,6 +41,8 @@ interface LocalReplica {
 /** A proxy the local topology runs, whatever its kind. */
 interface LocalProxy {
   url: string;
+  /** The plain-HTTP address (under TLS it only redirects). */
+  plainUrl: string;
   /** The proxy's (master) process id. */
   readonly pid: number | undefined;
   statsUrl?: string;
@@ -72,6 +75,7 @@ export class LocalTopology implements Topology {
     private readonly dns: DnsResponderHandle,
     private readonly replicaPort: number,
     private readonly cookieKey: string,
+    private readonly tls: TlsMaterial | undefined,
   ) {}
 
   /** Bring the topology up; on any failure stop what was started and rethrow. */
@@ -88,7 +92,9 @@ export class LocalTopology implements Topology {
       const dns = await startDnsResponder({ records: { [LOCAL_SERVICE_NAME]: [] } });
       started.push(dns);
       const replicaPort = await pickReplicaPort();
-      topology = new LocalTopology(options, logDir, redis, dns, replicaPort, randomBytes(24).toString('base64url'));
+      // A fresh CA per run, in the run's directory: nothing outside it trusts it.
+      const tls = options.tls ? await makeTlsMaterial(join(logDir, 'tls')) : undefined;
+      topology = new LocalTopology(options, logDir, redis, dns, replicaPort, randomBytes(24).toString('base64url'), tls);
       await topology.scaleReplicas(options.replicas, false);
       topology.proxy = await topology.startProxy();
       await topology.proxy.route(topology.liveAddresses());
@@ -107,6 +113,7 @@ export class LocalTopology implements Topology {
       ...(this.proxy.statsUrl ? { statsUrl: this.proxy.statsUrl } : {}),
       replicas: [...this.replicas.values()].filter((r) => r.process?.running).map((r) => r.endpoint),
       redisUrl: this.redis.url,
+      ...(this.tls ? { plainProxyUrl: this.proxy.plainUrl, tlsCaPem: this.tls.caPem } : {}),
     };
   }
 
@@ -317,6 +324,7 @@ export class LocalTopology implements Topology {
       serviceName: LOCAL_SERVICE_NAME,
       serverPort: this.replicaPort,
       cookieKey: this.cookieKey,
+      ...(this.tls ? { tls: { bind: `127.0.0.1:${await freeTcpPort()}`, pemPath: this.tls.serverPemPath } } : {}),
     });
   }
 
@@ -330,6 +338,7 @@ export class LocalTopology implements Topology {
       const { user, password } = handle.statsAuth;
       return {
         url: handle.url,
+        plainUrl: handle.plainUrl,
         pid: handle.process.pid,
         // Credentials in the URL so a person can paste it into curl or a browser.
         statsUrl: handle.statsUrl.replace('://', `://${encodeURIComponent(user)}:${encodeURIComponent(password)}@`),
@@ -345,14 +354,17 @@ export class LocalTopology implements Topology {
       };
     }
     const port = await freeTcpPort();
+    const tlsPort = this.tls ? await freeTcpPort() : undefined;
     const handle: NginxHandle = await startNginx({
       listen: `127.0.0.1:${port}`,
+      ...(this.tls && tlsPort ? { tls: { listen: `127.0.0.1:${tlsPort}`, pemPath: this.tls.serverPemPath, redirectPort: tlsPort } } : {}),
       upstreams: this.liveAddresses().map((address) => `${address}:${this.replicaPort}`),
       workDir: await mkdtemp(join(this.logDir, 'nginx-')),
       logFile: join(this.logDir, 'nginx.log'),
     });
     return {
       url: handle.url,
+      plainUrl: handle.plainUrl,
       pid: handle.process.pid,
       // Debian's nginx 1.22 cannot re-resolve upstream names: re-render and reload.
       route: (addresses) => handle.setUpstreams(addresses.map((address) => `${address}:${this.replicaPort}`)),

@@ -13,6 +13,7 @@ import {
   NginxCommandError,
   NginxTemplateError,
   nextUpstreams,
+  nginxTlsVars,
   renderNginxConfig,
   testNginxConfig,
   upstreamServerLines,
@@ -140,6 +141,16 @@ describe('nginx/nginx.conf.template', () => {
       return;
     }
     assert.equal(renderNginxConfig(template, vars), rendered);
+  });
+
+  test('TLS variables: directives without any $, the redirect port; both empty when off', () => {
+    assert.deepEqual(nginxTlsVars(undefined), { WSK_NGINX_TLS: '', WSK_NGINX_TLS_REDIRECT_PORT: '' });
+    assert.deepEqual(nginxTlsVars({ listen: '8444', pemPath: '/run/secrets/wsk_tls_pem', redirectPort: 443 }), {
+      WSK_NGINX_TLS: 'listen 8444 ssl; ssl_certificate /run/secrets/wsk_tls_pem; ssl_certificate_key /run/secrets/wsk_tls_pem;',
+      WSK_NGINX_TLS_REDIRECT_PORT: '443',
+    });
+    assert.throws(() => nginxTlsVars({ listen: '8444; include /etc/x', pemPath: '/p', redirectPort: 1 }), NginxTemplateError);
+    assert.throws(() => nginxTlsVars({ listen: '8444', pemPath: '/p', redirectPort: 0 }), NginxTemplateError);
   });
 
   test('nginx -t accepts the local rendering (Debian 1.22, static servers)', async () => {

@@ -22,6 +22,8 @@ export const NGINX_TEMPLATE_VARS = [
   'WSK_NGINX_RESOLVER',
   'WSK_NGINX_TEMP_DIR',
   'WSK_NGINX_ACCESS_LOG',
+  'WSK_NGINX_TLS',
+  'WSK_NGINX_TLS_REDIRECT_PORT',
 ] as const;
 export type NginxTemplateVar = (typeof NGINX_TEMPLATE_VARS)[number];
 export type NginxTemplateVars = Readonly<Record<NginxTemplateVar, string>>;
@@ -99,12 +101,39 @@ export function nextUpstreams(current: readonly NginxUpstream[], live: readonly 
   return next;
 }
 
+/** TLS for the Nginx template: an `ssl` listen with one PEM (certificate + key). */
+export interface NginxTls {
+  /** What the `ssl` listen takes, e.g. "127.0.0.1:18443" or "8443". */
+  listen: string;
+  /** PEM holding the certificate (+ chain) and its private key. */
+  pemPath: string;
+  /** HTTPS port clients reach, the plain-HTTP redirect's target. */
+  redirectPort: number;
+}
+
+/** WSK_NGINX_TLS and WSK_NGINX_TLS_REDIRECT_PORT for `tls`, or both empty (plain HTTP). Pure. */
+export function nginxTlsVars(tls: NginxTls | undefined): Pick<NginxTemplateVars, 'WSK_NGINX_TLS' | 'WSK_NGINX_TLS_REDIRECT_PORT'> {
+  if (!tls) return { WSK_NGINX_TLS: '', WSK_NGINX_TLS_REDIRECT_PORT: '' };
+  // The values land in directive arguments: whitespace, `;`, quotes or `$` would change the config's meaning.
+  for (const [name, value] of [['listen', tls.listen], ['pemPath', tls.pemPath]] as const) {
+    if (value === '' || /[\s;"'$#{}]/.test(value)) throw new NginxTemplateError([`tls.${name} must be one plain word, got "${value}"`]);
+  }
+  if (!Number.isInteger(tls.redirectPort) || tls.redirectPort < 1 || tls.redirectPort > 65535) {
+    throw new NginxTemplateError([`tls.redirectPort must be an integer 1-65535, got ${tls.redirectPort}`]);
+  }
+  return {
+    WSK_NGINX_TLS: `listen ${tls.listen} ssl; ssl_certificate ${tls.pemPath}; ssl_certificate_key ${tls.pemPath};`,
+    WSK_NGINX_TLS_REDIRECT_PORT: String(tls.redirectPort),
+  };
+}
+
 /** The variables for the local topology (Debian's 1.22: static servers, no resolver). */
 export function localNginxVars(options: {
   listen: string;
   upstreams: readonly NginxUpstream[];
   tempDir: string;
   accessLog: string;
+  tls?: NginxTls | undefined;
 }): NginxTemplateVars {
   return {
     WSK_NGINX_LISTEN: options.listen,
@@ -112,6 +141,7 @@ export function localNginxVars(options: {
     WSK_NGINX_RESOLVER: '',
     WSK_NGINX_TEMP_DIR: options.tempDir,
     WSK_NGINX_ACCESS_LOG: options.accessLog,
+    ...nginxTlsVars(options.tls),
   };
 }
 
@@ -130,6 +160,7 @@ export function composeNginxVars(options: {
     WSK_NGINX_RESOLVER: `resolver ${options.dnsServer ?? '127.0.0.11'} valid=1s ipv6=off;`,
     WSK_NGINX_TEMP_DIR: '/var/cache/nginx',
     WSK_NGINX_ACCESS_LOG: '/dev/stdout',
+    ...nginxTlsVars(undefined),
   };
 }
 
@@ -181,6 +212,8 @@ export interface StartNginxOptions {
   listen: string;
   /** "host:port" of every live replica. */
   upstreams: readonly string[];
+  /** Terminate TLS too (plain `listen` then only redirects); `url` becomes the https one. */
+  tls?: NginxTls;
   /** Private directory for the rendered config, pid and temp files (created if missing). */
   workDir: string;
   /** Append Nginx's error log (stderr) here; the access log is <workDir>/access.log. */
@@ -191,8 +224,10 @@ export interface StartNginxOptions {
 }
 
 export interface NginxHandle extends AsyncDisposable {
-  /** Where clients connect. */
+  /** Where clients connect: https:// when `tls` was given. */
   readonly url: string;
+  /** The plain-HTTP listen (with `tls`, it only redirects). */
+  readonly plainUrl: string;
   readonly configPath: string;
   readonly accessLog: string;
   readonly process: ManagedProcess;
@@ -200,6 +235,8 @@ export interface NginxHandle extends AsyncDisposable {
   upstreams(): readonly NginxUpstream[];
   /** Route to exactly these "host:port"s: re-render, `nginx -t`, reload; resolves once new workers serve. */
   setUpstreams(addresses: readonly string[]): Promise<void>;
+  /** The master's worker pids, old ones still finishing their connections ("… is shutting down") included. */
+  workerPids(): Promise<number[]>;
   stop(): Promise<void>;
 }
 
@@ -257,11 +294,12 @@ export async function startNginx(options: StartNginxOptions): Promise<NginxHandl
   const configPath = join(workDir, 'nginx.conf');
   const accessLog = join(workDir, 'access.log');
   const { host, port } = listenToConnectAddress(options.listen);
+  const tlsAt = options.tls ? listenToConnectAddress(options.tls.listen) : undefined;
   let upstreams = nextUpstreams([], options.upstreams);
 
   /** Render to a side file, `nginx -t` it, then move it into place: a bad list never replaces a good one. */
   const install = async (list: readonly NginxUpstream[]) => {
-    const text = renderNginxConfig(template, localNginxVars({ listen: options.listen, upstreams: list, tempDir, accessLog }));
+    const text = renderNginxConfig(template, localNginxVars({ listen: options.listen, upstreams: list, tempDir, accessLog, tls: options.tls }));
     const candidate = join(workDir, 'nginx.conf.next');
     await writeFile(candidate, text);
     await testNginxConfig(workDir, candidate, nginxBin);
@@ -281,7 +319,7 @@ export async function startNginx(options: StartNginxOptions): Promise<NginxHandl
   const exitedEarly = new AbortController();
   void child.exited.then(() => exitedEarly.abort(new Error(`nginx ${child.describeExit()}`)));
   try {
-    await waitFor(() => canConnect(host, port), {
+    await waitFor(async () => (await canConnect(host, port)) && (!tlsAt || (await canConnect(tlsAt.host, tlsAt.port))), {
       what: `nginx to accept connections on ${options.listen}`,
       timeoutMs: options.startTimeoutMs ?? 10_000,
       intervalMs: 50,
@@ -326,12 +364,17 @@ export async function startNginx(options: StartNginxOptions): Promise<NginxHandl
     await child.stop(3000);
   };
   return {
-    url: `http://${host}:${port}`,
+    url: tlsAt ? `https://${tlsAt.host}:${tlsAt.port}` : `http://${host}:${port}`,
+    plainUrl: `http://${host}:${port}`,
     configPath,
     accessLog,
     process: child,
     upstreams: () => upstreams,
     setUpstreams,
+    async workerPids() {
+      if (child.pid === undefined) return [];
+      return (await childProcesses(child.pid)).filter((c) => c.title.startsWith('nginx: worker process')).map((c) => c.pid);
+    },
     stop,
     [Symbol.asyncDispose]: stop,
   };
