@@ -33,8 +33,27 @@ export const HAPROXY_ENV_VARS = [
   'WSK_COOKIE_KEY',
 ] as const;
 export type HaproxyEnvVar = (typeof HAPROXY_ENV_VARS)[number];
+/**
+ * The optional variables: haproxy.cfg reads each as "${VAR-default}", the
+ * default being the production value written here too (a test compares).
+ */
+export const HAPROXY_OPTIONAL_ENV_DEFAULTS = {
+  WSK_TIMEOUT_CLIENT: '60s',
+  WSK_TIMEOUT_SERVER: '60s',
+  WSK_TIMEOUT_TUNNEL: '1h',
+  WSK_TIMEOUT_HTTP_KEEP_ALIVE: '10s',
+} as const;
+export type HaproxyOptionalEnvVar = keyof typeof HAPROXY_OPTIONAL_ENV_DEFAULTS;
 /** What haproxy.cfg reads from the environment, by variable name. */
-export type HaproxyEnv = Readonly<Record<HaproxyEnvVar, string>>;
+export type HaproxyEnv = Readonly<Record<HaproxyEnvVar, string> & Partial<Record<HaproxyOptionalEnvVar, string>>>;
+
+/** HAProxy's timeouts that the environment may shorten, in ms (haproxy.cfg's `defaults`). */
+export interface HaproxyTimeouts {
+  clientMs?: number;
+  serverMs?: number;
+  tunnelMs?: number;
+  httpKeepAliveMs?: number;
+}
 
 export interface HaproxyEnvOptions {
   /** Client-facing bind, e.g. "127.0.0.1:18080" or "*:8080". */
@@ -53,6 +72,8 @@ export interface HaproxyEnvOptions {
   serverPort: number;
   /** Secret for `dynamic-cookie-key`. */
   cookieKey: string;
+  /** Unset ones keep haproxy.cfg's production defaults. */
+  timeouts?: HaproxyTimeouts;
 }
 
 export class HaproxyEnvError extends Error {
@@ -105,8 +126,22 @@ export function haproxyEnv(options: HaproxyEnvOptions): HaproxyEnv {
   for (const [name, value] of quoted) {
     if (UNSAFE_IN_QUOTES.test(value)) problems.push(`${name} must not contain quotes, backslashes, "$", "#" or spaces`);
   }
+  const timeouts: Partial<Record<HaproxyOptionalEnvVar, string>> = {};
+  const timeoutVars: Array<[keyof HaproxyTimeouts, HaproxyOptionalEnvVar]> = [
+    ['clientMs', 'WSK_TIMEOUT_CLIENT'],
+    ['serverMs', 'WSK_TIMEOUT_SERVER'],
+    ['tunnelMs', 'WSK_TIMEOUT_TUNNEL'],
+    ['httpKeepAliveMs', 'WSK_TIMEOUT_HTTP_KEEP_ALIVE'],
+  ];
+  for (const [key, name] of timeoutVars) {
+    const value = options.timeouts?.[key];
+    if (value === undefined) continue;
+    if (!Number.isInteger(value) || value < 1) problems.push(`timeouts.${key} must be a positive integer (ms), got ${value}`);
+    else timeouts[name] = `${value}ms`;
+  }
   if (problems.length > 0) throw new HaproxyEnvError(problems);
   return {
+    ...timeouts,
     WSK_PROXY_BIND: options.proxyBind,
     WSK_STATS_BIND: options.statsBind,
     WSK_STATS_USER: statsUser,

@@ -317,6 +317,7 @@ export class LocalTopology implements Topology {
       serviceName: LOCAL_SERVICE_NAME,
       serverPort: this.replicaPort,
       cookieKey: this.cookieKey,
+      ...(this.options.proxyTimeouts?.haproxy ? { timeouts: this.options.proxyTimeouts.haproxy } : {}),
     });
   }
 
@@ -350,6 +351,7 @@ export class LocalTopology implements Topology {
       upstreams: this.liveAddresses().map((address) => `${address}:${this.replicaPort}`),
       workDir: await mkdtemp(join(this.logDir, 'nginx-')),
       logFile: join(this.logDir, 'nginx.log'),
+      ...(this.options.proxyTimeouts?.nginxProxyMs ? { proxyTimeout: `${this.options.proxyTimeouts.nginxProxyMs}ms` } : {}),
     });
     return {
       url: handle.url,

@@ -22,6 +22,7 @@ export const NGINX_TEMPLATE_VARS = [
   'WSK_NGINX_RESOLVER',
   'WSK_NGINX_TEMP_DIR',
   'WSK_NGINX_ACCESS_LOG',
+  'WSK_NGINX_PROXY_TIMEOUT',
 ] as const;
 export type NginxTemplateVar = (typeof NGINX_TEMPLATE_VARS)[number];
 export type NginxTemplateVars = Readonly<Record<NginxTemplateVar, string>>;
@@ -99,12 +100,20 @@ export function nextUpstreams(current: readonly NginxUpstream[], live: readonly 
   return next;
 }
 
+/**
+ * proxy_read_timeout / proxy_send_timeout in production (docker-compose.yml
+ * sets the same): above pingInterval + pingTimeout, 25 s + 20 s by default.
+ */
+export const NGINX_DEFAULT_PROXY_TIMEOUT = '75s';
+
 /** The variables for the local topology (Debian's 1.22: static servers, no resolver). */
 export function localNginxVars(options: {
   listen: string;
   upstreams: readonly NginxUpstream[];
   tempDir: string;
   accessLog: string;
+  /** proxy_read_timeout / proxy_send_timeout (Nginx time, e.g. "2500ms"); default NGINX_DEFAULT_PROXY_TIMEOUT. */
+  proxyTimeout?: string;
 }): NginxTemplateVars {
   return {
     WSK_NGINX_LISTEN: options.listen,
@@ -112,6 +121,7 @@ export function localNginxVars(options: {
     WSK_NGINX_RESOLVER: '',
     WSK_NGINX_TEMP_DIR: options.tempDir,
     WSK_NGINX_ACCESS_LOG: options.accessLog,
+    WSK_NGINX_PROXY_TIMEOUT: options.proxyTimeout ?? NGINX_DEFAULT_PROXY_TIMEOUT,
   };
 }
 
@@ -130,6 +140,7 @@ export function composeNginxVars(options: {
     WSK_NGINX_RESOLVER: `resolver ${options.dnsServer ?? '127.0.0.11'} valid=1s ipv6=off;`,
     WSK_NGINX_TEMP_DIR: '/var/cache/nginx',
     WSK_NGINX_ACCESS_LOG: '/dev/stdout',
+    WSK_NGINX_PROXY_TIMEOUT: NGINX_DEFAULT_PROXY_TIMEOUT,
   };
 }
 
@@ -188,6 +199,8 @@ export interface StartNginxOptions {
   templatePath?: string;
   nginxBin?: string;
   startTimeoutMs?: number;
+  /** proxy_read_timeout / proxy_send_timeout; default NGINX_DEFAULT_PROXY_TIMEOUT (the idle-survival scenario shortens it). */
+  proxyTimeout?: string;
 }
 
 export interface NginxHandle extends AsyncDisposable {
@@ -261,7 +274,13 @@ export async function startNginx(options: StartNginxOptions): Promise<NginxHandl
 
   /** Render to a side file, `nginx -t` it, then move it into place: a bad list never replaces a good one. */
   const install = async (list: readonly NginxUpstream[]) => {
-    const text = renderNginxConfig(template, localNginxVars({ listen: options.listen, upstreams: list, tempDir, accessLog }));
+    const text = renderNginxConfig(template, localNginxVars({
+        listen: options.listen,
+        upstreams: list,
+        tempDir,
+        accessLog,
+        ...(options.proxyTimeout ? { proxyTimeout: options.proxyTimeout } : {}),
+      }));
     const candidate = join(workDir, 'nginx.conf.next');
     await writeFile(candidate, text);
     await testNginxConfig(workDir, candidate, nginxBin);
