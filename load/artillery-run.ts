@@ -108,7 +108,8 @@ export async function runArtillery(options: ArtilleryRunOptions): Promise<Artill
     throw new Error(`${ARTILLERY_BIN} is missing: run make setup (npm ci --ignore-scripts --prefix load)`);
   }
   const outDir = options.outDir ?? (await mkdtemp(join(tmpdir(), 'wsk-artillery-')));
-  const reportPath = join(outDir, 'artillery-report.json');
+  // One report per run: a second run in the same directory must never read the first one's.
+  const reportPath = join(outDir, `artillery-report-${Date.now()}.json`);
   // An override replaces config.engines.socketio-v3 whole: start from the profile's own options.
   const base: Record<string, unknown> = { withCredentials: true, transports: ['polling', 'websocket'], reconnection: false };
   const overrides = {
@@ -123,13 +124,13 @@ export async function runArtillery(options: ArtilleryRunOptions): Promise<Artill
     cwd: LOAD_DIR,
     // No telemetry: a run talks to the target on loopback and nothing else.
     env: { ...process.env, ARTILLERY_DISABLE_TELEMETRY: 'true', DO_NOT_TRACK: '1' },
-    logFile: join(outDir, 'artillery.log'),
+    logFile: reportPath.replace(/\.json$/, '.log'),
   });
   // Artillery's own start-up takes seconds on a busy machine; bound the whole run.
   const limitMs = (options.durationS + 120) * 1000;
   const timer = setTimeout(() => void child.stop(3000), limitMs);
   const exit = await child.exited.finally(() => clearTimeout(timer));
-  options.log?.(`artillery ${child.describeExit()} (log: ${join(outDir, 'artillery.log')})`);
+  options.log?.(`artillery ${child.describeExit()} (log: ${reportPath.replace(/\.json$/, '.log')})`);
   let report: { aggregate?: { counters?: Record<string, number> } };
   try {
     report = JSON.parse(await readFile(reportPath, 'utf8')) as typeof report;

@@ -6,12 +6,12 @@
 /** @param {any} context */
 function socketOf(context) {
   const socket = context.sockets?.[''];
-  if (!socket) throw new Error('no Socket.IO connection yet: watchSession must follow the first emit');
+  if (!socket) throw new Error('no Socket.IO connection yet: watchSession must follow the connect step');
   return socket;
 }
 
 /** Remember where the user landed, and count what reaches it from now on. */
-function watchSession(context, _events, next) {
+function watchSession(context, events, next) {
   const socket = socketOf(context);
   context.vars.wskEngineId = socket.io.engine.id;
   context.vars.wskWelcomes = 0;
@@ -21,7 +21,20 @@ function watchSession(context, _events, next) {
   socket.on('welcome', () => context.vars.wskWelcomes++);
   socket.on('broadcast', () => context.vars.wskReceived++);
   socket.on('room:message', () => context.vars.wskReceived++);
-  socket.on('disconnect', () => context.vars.wskDisconnects++);
+  socket.on('disconnect', (reason) => {
+    context.vars.wskDisconnects++;
+    events.emit('counter', `wsk.disconnect.${reason}`, 1);
+    // The engine's acks have no timeout: an ack lost with the connection
+    // would hang this user, and so the whole run, forever. Answer the
+    // pending ones with a refusal instead; the flow's `match: ok` fails and
+    // Artillery counts the user failed.
+    const pending = socket.acks ?? {};
+    for (const id of Object.keys(pending)) {
+      const ack = pending[id];
+      delete pending[id];
+      if (typeof ack === 'function') ack({ ok: false, error: { code: 'DISCONNECTED', message: String(reason) } });
+    }
+  });
   next();
 }
 
