@@ -6,7 +6,7 @@
 /** @param {any} context */
 function socketOf(context) {
   const socket = context.sockets?.[''];
-  if (!socket) throw new Error('no Socket.IO connection yet: watchSession must follow the connect step');
+  if (!socket) throw new Error('no Socket.IO connection yet: watchSession must follow the first emit');
   return socket;
 }
 
