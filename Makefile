@@ -8,6 +8,8 @@ PROXY    ?= haproxy
 ADAPTER  ?= redis
 N        ?= 3
 STACK    ?= wsk
+DURATION ?= 30
+RATE     ?= 10
 TOPOLOGY ?= both
 REDIS    ?= standalone
 COMPOSE_CLI ?= docker compose
@@ -21,10 +23,10 @@ ENGINE_HOST := $(shell bash scripts/docker-engine.sh status 2>/dev/null | sed -n
 ifneq ($(ENGINE_HOST),)
 export DOCKER_HOST := $(ENGINE_HOST)
 endif
-TESTS    := $(shell find server client scenarios test bench scripts -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
+TESTS    := $(shell find server client scenarios test bench scripts load -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup scenarios bench test typecheck lint unit check demo up down scale logs deploy undeploy engine engine-stop images docker-scenarios ci
+.PHONY: help setup scenarios bench load test typecheck lint unit check demo up down scale logs deploy undeploy engine engine-stop images docker-scenarios ci
 
 help: ## List every target
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -37,6 +39,9 @@ scenarios: setup ## Run every scenario on the local topology (REPLICAS=3 CLIENTS
 
 bench: setup ## Benchmark: floor, single node, HAProxy/Nginx clusters, adapters, idle capacity (ARGS="--quick", see docs/benchmarks.md)
 	$(NODE) bench/cli.ts $(ARGS)
+
+load: setup ## Artillery (load/artillery.yml) against a local stack on loopback: DURATION=30 RATE=10 VU/s, REPLICAS, PROXY; fails if a virtual user lost its replica
+	$(NODE) load/cli.ts --replicas $(REPLICAS) --proxy $(PROXY) --duration $(DURATION) --rate $(RATE)
 
 test: setup typecheck lint check unit ## Typecheck, lint, validate deployable files, run every test
 

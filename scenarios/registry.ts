@@ -6,6 +6,7 @@ import { failover } from './cases/failover.ts';
 import { fetchAfterKill } from './cases/fetch-after-kill.ts';
 import { flood } from './cases/flood.ts';
 import { hostileInput } from './cases/hostile-input.ts';
+import { idleSurvival } from './cases/idle-survival.ts';
 import { noCookieControl } from './cases/no-cookie-control.ts';
 import { recovery } from './cases/recovery.ts';
 import { redisClusterFailover, redisFailover, redisSwitchover } from './cases/redis-failover.ts';
@@ -43,6 +44,7 @@ export const SCENARIOS: readonly Scenario[] = [
   fetchAfterKill,
   recovery,
   noCookieControl,
+  idleSurvival,
   rollingUpdate,
 ];
 

@@ -26,6 +26,20 @@ export interface TopologyOptions {
    * run (local driver only): proxyUrl becomes https://, plain HTTP redirects.
    */
   tls?: boolean;
+  /**
+   * Shorter proxy idle timeouts than the deployable files' production values
+   * (the idle-survival scenario). Local driver only: the Docker and k8s
+   * drivers deploy the files as they are and ignore it.
+   */
+  proxyTimeouts?: ProxyTimeouts;
+}
+
+/** Proxy timeouts that can cut an idle Socket.IO connection, in ms; unset ones keep the production values. */
+export interface ProxyTimeouts {
+  /** haproxy.cfg: timeout client / server / tunnel / http-keep-alive (WSK_TIMEOUT_*). */
+  haproxy?: { clientMs?: number; serverMs?: number; tunnelMs?: number; httpKeepAliveMs?: number };
+  /** nginx template: proxy_read_timeout and proxy_send_timeout (WSK_NGINX_PROXY_TIMEOUT). */
+  nginxProxyMs?: number;
 }
 
 export interface ReplicaEndpoint {

@@ -145,6 +145,7 @@ else
       env WSK_NGINX_LISTEN=127.0.0.1:18081 WSK_NGINX_TLS="${1:-}" WSK_NGINX_TLS_REDIRECT_PORT="${2:-}" \
         WSK_NGINX_UPSTREAM_SERVERS='server 127.0.1.1:3000; server 127.0.1.2:3000;' \
         WSK_NGINX_RESOLVER='' WSK_NGINX_TEMP_DIR="$WORK/nginx/temp" WSK_NGINX_ACCESS_LOG="$WORK/nginx/access.log" \
+        WSK_NGINX_PROXY_TIMEOUT=75s \
         envsubst "$(wsk_vars_in nginx/nginx.conf.template | sed 's/.*/${&}/' | tr '\n' ' ')" \
         <nginx/nginx.conf.template >"$WORK/nginx/nginx.conf" &&
       if grep -n -E '^[^#]*\$\{WSK_[A-Z0-9_]+\}' "$WORK/nginx/nginx.conf"; then echo "unreplaced variables above"; false; fi &&

@@ -61,3 +61,12 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   echo "setup: npm ci"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+
+# Artillery (`make load`, load/artillery.smoke.test.ts) lives in its own
+# load/package.json: ~670 packages the project never loads. --ignore-scripts:
+# nothing in it needs an install script (one would download a Chromium for
+# Artillery's Playwright engine, which we do not use).
+if [ ! -d load/node_modules ] || [ load/package-lock.json -nt load/node_modules/.package-lock.json ]; then
+  echo "setup: npm ci --prefix load (Artillery)"
+  npm ci --prefix load --ignore-scripts --no-audit --no-fund --loglevel=error
+fi

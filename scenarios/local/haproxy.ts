@@ -37,8 +37,29 @@ export type HaproxyEnvVar = (typeof HAPROXY_ENV_VARS)[number];
 /** Optional: TLS is on when WSK_TLS_CERT is set and not empty (haproxy.cfg's `.if` blocks). */
 export const HAPROXY_TLS_ENV_VARS = ['WSK_TLS_CERT', 'WSK_TLS_BIND', 'WSK_TLS_PUBLIC_PORT', 'WSK_COOKIE_SAMESITE_NONE'] as const;
 export type HaproxyTlsEnvVar = (typeof HAPROXY_TLS_ENV_VARS)[number];
+/**
+ * The optional variables: haproxy.cfg reads each as "${VAR-default}", the
+ * default being the production value written here too (a test compares).
+ */
+export const HAPROXY_OPTIONAL_ENV_DEFAULTS = {
+  WSK_TIMEOUT_CLIENT: '60s',
+  WSK_TIMEOUT_SERVER: '60s',
+  WSK_TIMEOUT_TUNNEL: '1h',
+  WSK_TIMEOUT_HTTP_KEEP_ALIVE: '10s',
+} as const;
+export type HaproxyOptionalEnvVar = keyof typeof HAPROXY_OPTIONAL_ENV_DEFAULTS;
 /** What haproxy.cfg reads from the environment, by variable name. */
-export type HaproxyEnv = Readonly<Record<HaproxyEnvVar, string> & Partial<Record<HaproxyTlsEnvVar, string>>>;
+export type HaproxyEnv = Readonly<
+  Record<HaproxyEnvVar, string> & Partial<Record<HaproxyTlsEnvVar, string>> & Partial<Record<HaproxyOptionalEnvVar, string>>
+>;
+
+/** HAProxy's timeouts that the environment may shorten, in ms (haproxy.cfg's `defaults`). */
+export interface HaproxyTimeouts {
+  clientMs?: number;
+  serverMs?: number;
+  tunnelMs?: number;
+  httpKeepAliveMs?: number;
+}
 
 export interface HaproxyTlsOptions {
   /** HTTPS bind, e.g. "127.0.0.1:18443" or "*:8443". */
@@ -68,6 +89,8 @@ export interface HaproxyEnvOptions {
   serverPort: number;
   /** Secret for `dynamic-cookie-key`. */
   cookieKey: string;
+  /** Unset ones keep haproxy.cfg's production defaults. */
+  timeouts?: HaproxyTimeouts;
   /** Terminate TLS too; absent: plain HTTP only. */
   tls?: HaproxyTlsOptions;
 }
@@ -136,9 +159,23 @@ export function haproxyEnv(options: HaproxyEnvOptions): HaproxyEnv {
       ...(tls.sameSiteNone ? { WSK_COOKIE_SAMESITE_NONE: '1' } : {}),
     };
   }
+  const timeouts: Partial<Record<HaproxyOptionalEnvVar, string>> = {};
+  const timeoutVars: Array<[keyof HaproxyTimeouts, HaproxyOptionalEnvVar]> = [
+    ['clientMs', 'WSK_TIMEOUT_CLIENT'],
+    ['serverMs', 'WSK_TIMEOUT_SERVER'],
+    ['tunnelMs', 'WSK_TIMEOUT_TUNNEL'],
+    ['httpKeepAliveMs', 'WSK_TIMEOUT_HTTP_KEEP_ALIVE'],
+  ];
+  for (const [key, name] of timeoutVars) {
+    const value = options.timeouts?.[key];
+    if (value === undefined) continue;
+    if (!Number.isInteger(value) || value < 1) problems.push(`timeouts.${key} must be a positive integer (ms), got ${value}`);
+    else timeouts[name] = `${value}ms`;
+  }
   if (problems.length > 0) throw new HaproxyEnvError(problems);
   return {
     ...tlsEnv,
+    ...timeouts,
     WSK_PROXY_BIND: options.proxyBind,
     WSK_STATS_BIND: options.statsBind,
     WSK_STATS_USER: statsUser,

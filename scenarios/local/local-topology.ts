@@ -325,6 +325,7 @@ export class LocalTopology implements Topology {
       serverPort: this.replicaPort,
       cookieKey: this.cookieKey,
       ...(this.tls ? { tls: { bind: `127.0.0.1:${await freeTcpPort()}`, pemPath: this.tls.serverPemPath } } : {}),
+      ...(this.options.proxyTimeouts?.haproxy ? { timeouts: this.options.proxyTimeouts.haproxy } : {}),
     });
   }
 
@@ -361,6 +362,7 @@ export class LocalTopology implements Topology {
       upstreams: this.liveAddresses().map((address) => `${address}:${this.replicaPort}`),
       workDir: await mkdtemp(join(this.logDir, 'nginx-')),
       logFile: join(this.logDir, 'nginx.log'),
+      ...(this.options.proxyTimeouts?.nginxProxyMs ? { proxyTimeout: `${this.options.proxyTimeouts.nginxProxyMs}ms` } : {}),
     });
     return {
       url: handle.url,

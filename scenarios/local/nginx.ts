@@ -24,6 +24,7 @@ export const NGINX_TEMPLATE_VARS = [
   'WSK_NGINX_ACCESS_LOG',
   'WSK_NGINX_TLS',
   'WSK_NGINX_TLS_REDIRECT_PORT',
+  'WSK_NGINX_PROXY_TIMEOUT',
 ] as const;
 export type NginxTemplateVar = (typeof NGINX_TEMPLATE_VARS)[number];
 export type NginxTemplateVars = Readonly<Record<NginxTemplateVar, string>>;
@@ -126,6 +127,11 @@ export function nginxTlsVars(tls: NginxTls | undefined): Pick<NginxTemplateVars,
     WSK_NGINX_TLS_REDIRECT_PORT: String(tls.redirectPort),
   };
 }
+/**
+ * proxy_read_timeout / proxy_send_timeout in production (docker-compose.yml
+ * sets the same): above pingInterval + pingTimeout, 25 s + 20 s by default.
+ */
+export const NGINX_DEFAULT_PROXY_TIMEOUT = '75s';
 
 /** The variables for the local topology (Debian's 1.22: static servers, no resolver). */
 export function localNginxVars(options: {
@@ -134,6 +140,8 @@ export function localNginxVars(options: {
   tempDir: string;
   accessLog: string;
   tls?: NginxTls | undefined;
+  /** proxy_read_timeout / proxy_send_timeout (Nginx time, e.g. "2500ms"); default NGINX_DEFAULT_PROXY_TIMEOUT. */
+  proxyTimeout?: string;
 }): NginxTemplateVars {
   return {
     WSK_NGINX_LISTEN: options.listen,
@@ -142,6 +150,7 @@ export function localNginxVars(options: {
     WSK_NGINX_TEMP_DIR: options.tempDir,
     WSK_NGINX_ACCESS_LOG: options.accessLog,
     ...nginxTlsVars(options.tls),
+    WSK_NGINX_PROXY_TIMEOUT: options.proxyTimeout ?? NGINX_DEFAULT_PROXY_TIMEOUT,
   };
 }
 
@@ -161,6 +170,7 @@ export function composeNginxVars(options: {
     WSK_NGINX_TEMP_DIR: '/var/cache/nginx',
     WSK_NGINX_ACCESS_LOG: '/dev/stdout',
     ...nginxTlsVars(undefined),
+    WSK_NGINX_PROXY_TIMEOUT: NGINX_DEFAULT_PROXY_TIMEOUT,
   };
 }
 
@@ -221,6 +231,8 @@ export interface StartNginxOptions {
   templatePath?: string;
   nginxBin?: string;
   startTimeoutMs?: number;
+  /** proxy_read_timeout / proxy_send_timeout; default NGINX_DEFAULT_PROXY_TIMEOUT (the idle-survival scenario shortens it). */
+  proxyTimeout?: string;
 }
 
 export interface NginxHandle extends AsyncDisposable {
@@ -299,7 +311,17 @@ export async function startNginx(options: StartNginxOptions): Promise<NginxHandl
 
   /** Render to a side file, `nginx -t` it, then move it into place: a bad list never replaces a good one. */
   const install = async (list: readonly NginxUpstream[]) => {
-    const text = renderNginxConfig(template, localNginxVars({ listen: options.listen, upstreams: list, tempDir, accessLog, tls: options.tls }));
+    const text = renderNginxConfig(
+      template,
+      localNginxVars({
+        listen: options.listen,
+        upstreams: list,
+        tempDir,
+        accessLog,
+        tls: options.tls,
+        ...(options.proxyTimeout ? { proxyTimeout: options.proxyTimeout } : {}),
+      }),
+    );
     const candidate = join(workDir, 'nginx.conf.next');
     await writeFile(candidate, text);
     await testNginxConfig(workDir, candidate, nginxBin);
