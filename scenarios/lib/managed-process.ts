@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { dirname } from 'node:path';
 
 export interface SpawnOptions {
   /** Short name used in errors and log prefixes, e.g. "replica-2". */
@@ -49,7 +50,19 @@ export class ManagedProcess {
       // (tsx spawns node) and Ctrl-C in the terminal does not hit them twice.
       detached: true,
     });
-    if (options.logFile) this.log = createWriteStream(options.logFile, { flags: 'a' });
+    if (options.logFile) {
+      // Drivers that collect their own logs only at the end (compose) have not
+      // made the log directory yet; and a log that cannot be written must not
+      // crash the runner with an unhandled 'error' (the process's output is
+      // still kept in `tail`).
+      mkdirSync(dirname(options.logFile), { recursive: true });
+      const log = createWriteStream(options.logFile, { flags: 'a' });
+      log.on('error', (error) => {
+        process.stderr.write(`${options.name}: cannot write ${options.logFile}: ${error.message}\n`);
+        if (this.log === log) this.log = undefined;
+      });
+      this.log = log;
+    }
     const onData = (chunk: Buffer) => {
       this.log?.write(chunk);
       this.tail = (this.tail + chunk.toString('utf8')).slice(-TAIL_BYTES);
