@@ -69,7 +69,7 @@ test('--only selects in run order and rejects unknown names', () => {
   assert.throws(() => selectScenarios(['afinity']), /unknown scenario\(s\): afinity; known: affinity/);
 });
 
-test('--redis picks the Redis mode; sentinel and cluster only on the local topology', () => {
+test('--redis picks the Redis mode; cluster on the local topology only, sentinel also on compose', () => {
   assert.equal(parseRunnerArgs(['--redis', 'sentinel']).redis, 'sentinel');
   assert.equal(parseRunnerArgs([], { WSK_REDIS: 'cluster' }).redis, 'cluster');
   assert.throws(() => parseRunnerArgs(['--redis', 'sentinal']), UsageError);

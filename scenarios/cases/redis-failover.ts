@@ -41,7 +41,7 @@ function failoverScenario(name: string, mode: Exclude<RedisMode, 'standalone'>, 
         !topology.reviveRedisNodes ||
         (fault === 'switchover' && !topology.forceRedisSwitchover)
       ) {
-        return skipped(`needs --redis ${mode} on the local topology`);
+        return skipped(`needs --redis ${mode} (${mode === 'sentinel' ? 'local or compose topology' : 'local topology'})`);
       }
       const { proxyUrl, replicas } = topology.endpoints();
       const clients = await openClients(proxyUrl, count);
