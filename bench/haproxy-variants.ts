@@ -36,8 +36,10 @@ function inGlobal(config: string, line: string): string {
  * stats frontend stays HTTP (the runner reads it).
  */
 export function toTcpMode(config: string): string {
-  const frontend = /^frontend wsk\n(?:[ \t]+.*\n|\s*\n)*/m;
-  const backend = /^backend replicas\n(?:[ \t]+.*\n|\s*\n)*/m;
+  // A section runs to the next unindented line; the TLS `.if` / `.elif` /
+  // `.else` / `.endif` blocks inside them belong to the section (and go with it).
+  const frontend = /^frontend wsk\n(?:[ \t]+.*\n|\s*\n|\.(?:if|elif|else|endif)\b.*\n)*/m;
+  const backend = /^backend replicas\n(?:[ \t]+.*\n|\s*\n|\.(?:if|elif|else|endif)\b.*\n)*/m;
   const server = /^\s*server-template .*$/m.exec(config)?.[0];
   const bind = /^\s*bind "\$\{WSK_PROXY_BIND\}".*$/m.exec(config)?.[0];
   if (!frontend.test(config) || !backend.test(config) || !server || !bind) {

@@ -24,8 +24,12 @@ const NOT_FOR: Record<'haproxy' | 'nginx', string[]> = {
   haproxy: ['affinity-ip'],
   nginx: ['no-cookie-control'],
 };
-/** Nor to this topology: Redis HA modes (test/redis-modes.test.ts runs them) and Swarm's rolling update (the Docker suites). */
-const NOT_LOCAL_STANDALONE = ['redis-failover', 'redis-switchover', 'redis-cluster-failover', 'rolling-update'];
+/**
+ * Nor to this topology: Redis HA modes (test/redis-modes.test.ts runs them),
+ * Swarm's rolling update (the Docker suites) and `tls`, which needs --tls
+ * (scenarios/local/tls-reload.integration.test.ts and the --tls runs).
+ */
+const NOT_LOCAL_STANDALONE = ['redis-failover', 'redis-switchover', 'redis-cluster-failover', 'rolling-update', 'tls'];
 
 for (const proxy of ['haproxy', 'nginx'] as const) {
   test(`every scenario passes on the local topology behind ${proxy} (3 replicas)`, { timeout: 240_000 }, async () => {

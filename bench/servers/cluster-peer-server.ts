@@ -27,7 +27,11 @@ if (cluster.isPrimary) {
   const host = process.env.HOST ?? '127.0.0.1';
   const port = Number(process.env.PORT ?? '0');
   const http = createServer();
-  setupMaster(http, { loadBalancingMethod: 'least-connection' });
+  // Round-robin, not least-connection: sticky's connection counts arrive
+  // from the workers asynchronously, so a burst of new connections (the
+  // bench opens its clients in one) all went to the first worker in a CI
+  // run. Round-robin splits a burst evenly, which is what a fair peer needs.
+  setupMaster(http, { loadBalancingMethod: 'round-robin' });
   setupPrimary();
   // The cluster adapter's packets carry Buffers; the advanced serializer keeps them.
   cluster.setupPrimary({ serialization: 'advanced' });
