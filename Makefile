@@ -90,8 +90,8 @@ scale: ## Docker Compose: scale the server to N replicas (make scale N=5)
 logs: ## Docker Compose: follow the logs
 	$(COMPOSE) logs -f --tail=100
 
-deploy: ## Docker Swarm: deploy stack/docker-stack.yml as STACK (creates missing secrets; builds the image unless WSK_SERVER_IMAGE)
-	STACK=$(STACK) bash scripts/deploy.sh
+deploy: ## Docker Swarm: deploy stack/docker-stack.yml as STACK (creates missing secrets; builds the image unless WSK_SERVER_IMAGE; REDIS=sentinel adds stack/docker-stack.sentinel.yml)
+	STACK=$(STACK) REDIS=$(REDIS) bash scripts/deploy.sh
 
 undeploy: ## Docker Swarm: remove the stack
 	docker stack rm $(STACK)

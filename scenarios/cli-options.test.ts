@@ -69,13 +69,14 @@ test('--only selects in run order and rejects unknown names', () => {
   assert.throws(() => selectScenarios(['afinity']), /unknown scenario\(s\): afinity; known: affinity/);
 });
 
-test('--redis picks the Redis mode; cluster on the local topology only, sentinel also on compose', () => {
+test('--redis picks the Redis mode; cluster on the local topology only, sentinel also on compose and swarm', () => {
   assert.equal(parseRunnerArgs(['--redis', 'sentinel']).redis, 'sentinel');
   assert.equal(parseRunnerArgs([], { WSK_REDIS: 'cluster' }).redis, 'cluster');
   assert.throws(() => parseRunnerArgs(['--redis', 'sentinal']), UsageError);
   assert.throws(() => parseRunnerArgs(['--redis', 'cluster', '--topology', 'compose']), /--redis: cluster runs on the local topology only/);
   assert.equal(parseRunnerArgs(['--redis', 'sentinel', '--topology', 'compose']).redis, 'sentinel');
-  assert.throws(() => parseRunnerArgs(['--redis', 'sentinel', '--topology', 'k8s']), /--redis: sentinel runs on the local and compose topologies/);
+  assert.equal(parseRunnerArgs(['--redis', 'sentinel', '--topology', 'swarm']).redis, 'sentinel');
+  assert.throws(() => parseRunnerArgs(['--redis', 'sentinel', '--topology', 'k8s']), /--redis: sentinel runs on the local, compose and swarm topologies/);
 });
 
 test('--topology k8s selects the Kubernetes driver; WSK_TOPOLOGY too', () => {

@@ -29,11 +29,11 @@ const schema = z.object({
   })
   .refine((options) => options.redis !== 'cluster' || options.topology === 'local', {
     path: ['redis'],
-    error: 'cluster runs on the local topology only (Compose has a Sentinel variant: --redis sentinel)',
+    error: 'cluster runs on the local topology only (Compose and Swarm have a Sentinel variant: --redis sentinel)',
   })
-  .refine((options) => options.redis !== 'sentinel' || options.topology === 'local' || options.topology === 'compose', {
+  .refine((options) => options.redis !== 'sentinel' || options.topology !== 'k8s', {
     path: ['redis'],
-    error: 'sentinel runs on the local and compose topologies (docker-compose.sentinel.yml)',
+    error: 'sentinel runs on the local, compose and swarm topologies (docker-compose.sentinel.yml, stack/docker-stack.sentinel.yml)',
   });
 
 export type RunnerOptions = z.infer<typeof schema>;

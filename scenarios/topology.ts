@@ -6,6 +6,12 @@
 
 export type TopologyKind = 'local' | 'compose' | 'swarm' | 'k8s';
 export type ProxyKind = 'haproxy' | 'nginx';
+/** What Topology.kill resolves with. */
+export interface KillReport {
+  /** performance.now() once the signal had been delivered. */
+  signalledAt: number;
+}
+
 export type AdapterKind = 'redis' | 'redis-sharded' | 'redis-streams';
 /** How the replicas reach Redis (server/config.ts REDIS_MODE). */
 export type RedisMode = 'standalone' | 'sentinel' | 'cluster';
@@ -122,8 +128,13 @@ export interface Topology extends AsyncDisposable {
   endpoints(): Endpoints;
   /** Change the replica count; resolves when the proxy routes to exactly `count` ready replicas. */
   scale(count: number): Promise<void>;
-  /** Send a signal to one replica (by id) and wait for it to exit. */
-  kill(replicaId: string, signal: ReplicaSignal): Promise<void>;
+  /**
+   * Send a signal to one replica (by id) and wait for it to exit. Resolves
+   * with when the signal had been delivered: on Docker that is a CLI call
+   * after the kill started, and bounds measured from the fault (how fast
+   * the proxy marks it down) start there.
+   */
+  kill(replicaId: string, signal: ReplicaSignal): Promise<KillReport>;
   /** Start a replica that was killed again, under the same id and address. */
   start(replicaId: string): Promise<void>;
   /**

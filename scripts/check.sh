@@ -255,6 +255,28 @@ else
     check "docker stack config -c stack/docker-stack.yml -c stack/docker-stack.tls.yml" \
       env WSK_SERVER_IMAGE=registry.example.com/wsk-server:check docker stack config -c stack/docker-stack.yml -c stack/docker-stack.tls.yml
   fi
+  if [ -f stack/docker-stack.sentinel.yml ]; then
+    # The Sentinel variant merges over the stack (deployed with WSK_REDIS_URL
+    # set and empty). What it promises: sentinel mode, REDIS_URL empty, no
+    # new secret (the same external redis_password), every node and sentinel
+    # authenticated, resolver options that keep a sentinel out of TILT.
+    stack_sentinel_config() {
+      local rendered
+      rendered=$(WSK_REDIS_URL='' WSK_SERVER_IMAGE=registry.example.com/wsk-server:check \
+        docker stack config -c stack/docker-stack.yml -c stack/docker-stack.sentinel.yml 2>&1) ||
+        { printf '%s\n' "$rendered"; return 1; }
+      grep -q 'REDIS_MODE: sentinel' <<<"$rendered" || { echo "server is not in sentinel mode"; return 1; }
+      grep -q 'REDIS_URL: ""' <<<"$rendered" || { echo "REDIS_URL still set for the replicas with WSK_REDIS_URL= (an error in sentinel mode)"; return 1; }
+      local services
+      services=$(awk '/^services:/ { s = 1; next } /^[^ ]/ { s = 0 } s && /^  [a-z0-9-]+:$/ { sub(":", "", $1); print $1 }' <<<"$rendered" | sort | tr '\n' ' ')
+      [ "$services" = "haproxy redis redis-replica-1 redis-replica-2 sentinel-1 sentinel-2 sentinel-3 server " ] ||
+        { echo "services: $services"; return 1; }
+      [ "$(grep -c 'requirepass' stack/docker-stack.sentinel.yml)" -ge 2 ] || { echo "data nodes and sentinels must both requirepass"; return 1; }
+      [ "$(grep -c "options timeout:1 attempts:1" <<<"$rendered")" -eq 6 ] || { echo "every data node and sentinel must shorten its resolver timeout (TILT)"; return 1; }
+      if grep -qE '^secrets:' stack/docker-stack.sentinel.yml; then echo "the Sentinel variant must reuse the stack's external secrets, not declare its own"; return 1; fi
+    }
+    check "docker stack config -c stack/docker-stack.yml -c stack/docker-stack.sentinel.yml (sentinel mode, REDIS_URL empty, 3 nodes + 3 sentinels)" stack_sentinel_config
+  fi
   # Two lines Swarm stickiness depends on, which no schema checks: HAProxy
   # must resolve `tasks.server` (the plain name is one VIP), and published
   # ports must bypass the ingress mesh (`mode: host`).
@@ -294,7 +316,7 @@ published_ports() {
 }
 not_exposed() {
   local problems="" file ports
-  for file in docker-compose.yml docker-compose.sentinel.yml stack/docker-stack.yml; do
+  for file in docker-compose.yml docker-compose.sentinel.yml stack/docker-stack.yml stack/docker-stack.sentinel.yml; do
     [ -f "$file" ] || continue
     ports=$(published_ports "$file")
     if grep -q '^redis ' <<<"$ports"; then problems="$problems\n$file: redis publishes a port"; fi

@@ -8,10 +8,19 @@
 #     wsk-server:local and deployed with --resolve-image never, which only a
 #     single-node swarm can run (other nodes could not pull it);
 #   - pinned images that cannot be pulled get stand-ins (stand-ins/build.sh).
+#   - REDIS=sentinel adds stack/docker-stack.sentinel.yml (three data nodes,
+#     three sentinels) and deploys with WSK_REDIS_URL set and empty.
 # Not a swarm manager: a clear error saying `docker swarm init`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STACK="${STACK:-wsk}"
+REDIS="${REDIS:-standalone}"
+files=(-c stack/docker-stack.yml)
+case "$REDIS" in
+  standalone) ;;
+  sentinel) files+=(-c stack/docker-stack.sentinel.yml); export WSK_REDIS_URL= ;;
+  *) printf 'deploy: REDIS must be standalone or sentinel (got %s)\n' "$REDIS" >&2; exit 2 ;;
+esac
 say() { printf 'deploy: %s\n' "$*" >&2; }
 state=$(docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}' 2>/dev/null) ||
   { say "no Docker engine answers (DOCKER_HOST=${DOCKER_HOST:-default}); start one: make engine"; exit 1; }
@@ -34,5 +43,5 @@ if [ -z "${WSK_SERVER_IMAGE:-}" ]; then
   docker build -q -t "$WSK_SERVER_IMAGE" . >/dev/null
   resolve=(--resolve-image never)
 fi
-WSK_SECRET_PREFIX="$STACK" docker stack deploy --detach=false "${resolve[@]}" -c stack/docker-stack.yml "$STACK"
+WSK_SECRET_PREFIX="$STACK" docker stack deploy --detach=false "${resolve[@]}" "${files[@]}" "$STACK"
 say "deployed stack $STACK: http://127.0.0.1:${WSK_HAPROXY_PORT:-8080} (remove with: make undeploy)"

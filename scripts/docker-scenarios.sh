@@ -4,8 +4,9 @@
 #
 #   TOPOLOGY=compose|swarm|both   (default both)
 #   PROXY=haproxy|nginx|both      Compose runs each one asked for; Swarm is HAProxy only
-#   REDIS=standalone|sentinel|both  sentinel: one more Compose suite (HAProxy) on
-#                                 docker-compose.sentinel.yml (default standalone)
+#   REDIS=standalone|sentinel|both  sentinel: one more suite (HAProxy) per topology on
+#                                 its Sentinel variant (docker-compose.sentinel.yml,
+#                                 stack/docker-stack.sentinel.yml) (default standalone)
 #   ADAPTER, REPLICAS, CLIENTS, ARGS as for `make scenarios`
 #
 # Uses the engine that answers (DOCKER_HOST or the default socket); when none
@@ -61,7 +62,13 @@ trap 'exit 143' TERM
 
 bash "$ROOT/stand-ins/build.sh"
 
+# Sentinel is about Redis, not the proxy: HAProxy only. Not
+# redis-switchover: on Compose it lost broadcasts after /readyz said ready in
+# 3 of 9 pub/sub runs (node-redis' sentinel client leaves a publisher on the
+# demoted master; see README, Redis on Compose).
+SENTINEL_SCENARIOS="${SENTINEL_SCENARIOS:-affinity,broadcast,rooms,observe,scale,failover,drain,redis-failover,fetch-after-kill,recovery}"
 failed=()
+failed_outputs=()
 passed=()
 # suite TOPOLOGY PROXY [REDIS]: one scenario run; its exit code decides.
 suite() {
@@ -72,11 +79,14 @@ suite() {
   say "suite: --topology $topology --proxy $proxy --adapter $ADAPTER --redis $redis --replicas $REPLICAS --clients $CLIENTS $ARGS"
   # ARGS is word-split on purpose, as in `make scenarios`.
   # shellcheck disable=SC2086
+  # The output is also kept ($name.out): the summary at the end repeats the
+  # failed checks, so the last lines of a CI log say what failed.
   if node --import tsx scenarios/cli.ts --topology "$topology" --proxy "$proxy" --adapter "$ADAPTER" --redis "$redis" \
-    --replicas "$REPLICAS" --clients "$CLIENTS" --json "$json" --log-dir "$logs" $ARGS </dev/null; then
+    --replicas "$REPLICAS" --clients "$CLIENTS" --json "$json" --log-dir "$logs" $ARGS </dev/null 2>&1 | tee "$RESULTS/$name.out"; then
     passed+=("$topology/$proxy/$redis")
   else
     failed+=("$topology/$proxy/$redis")
+    failed_outputs+=("$RESULTS/$name.out")
   fi
 }
 
@@ -88,18 +98,19 @@ for topology in "${topologies[@]}"; do
       docker swarm init --advertise-addr 127.0.0.1 >/dev/null
       SWARM_INITIALISED=1
     fi
-    # The stack file runs one Redis; its Sentinel variant is not driven yet.
-    suite swarm haproxy
+    for redis in "${redis_modes[@]}"; do
+      if [ "$redis" = sentinel ]; then
+        # stack/docker-stack.sentinel.yml; the same scenarios as on Compose.
+        ARGS="--only $SENTINEL_SCENARIOS $ARGS" suite swarm haproxy sentinel
+      else
+        suite swarm haproxy
+      fi
+    done
     leave_swarm
   else
     for redis in "${redis_modes[@]}"; do
       if [ "$redis" = sentinel ]; then
-        # Sentinel is about Redis, not the proxy: HAProxy only. Not
-        # redis-switchover: on this stack it lost broadcasts after /readyz
-        # said ready in 3 of 9 pub/sub runs (node-redis' sentinel client leaves a
-        # publisher on the demoted master; see README, Redis on Compose).
-        ARGS="--only ${SENTINEL_SCENARIOS:-affinity,broadcast,rooms,observe,scale,failover,drain,redis-failover,fetch-after-kill,recovery} $ARGS" \
-          suite compose haproxy sentinel
+        ARGS="--only $SENTINEL_SCENARIOS $ARGS" suite compose haproxy sentinel
       else
         for proxy in "${proxies[@]}"; do suite compose "$proxy"; done
       fi
@@ -110,6 +121,11 @@ done
 say "results in $RESULTS"
 [ ${#passed[@]} -eq 0 ] || say "passed: ${passed[*]}"
 if [ ${#failed[@]} -gt 0 ]; then
+  for out in "${failed_outputs[@]}"; do
+    say "$(basename "$out" .out): what failed"
+    # A scenario's FAIL line and its failed checks (✗), or the runner's own error.
+    grep -E '^[0-9:.]+ FAIL |✗|^Error|error:' "$out" | cut -c1-400 | head -20 >&2 || true
+  done
   die "failed: ${failed[*]}"
 fi
 say "every Docker suite passed"

@@ -50,22 +50,29 @@ test('check timing comes from the backend default-server line, with HAProxy defa
     '    server-template replica 16 x:1 check',
   ].join('\n');
   const timing = parseCheckTiming(config);
-  assert.deepEqual(timing, { interMs: 1000, fastinterMs: 250, downinterMs: 1000, fall: 2, rise: 1 });
-  assert.equal(markDownBoundMs(timing), 1250);
+  assert.deepEqual(timing, { interMs: 1000, fastinterMs: 250, downinterMs: 1000, fall: 2, rise: 1, checkConnectTimeoutMs: 1000 });
+  // 1 s to the first check, 250 ms to the second, each waiting up to min(connect, inter) to connect.
+  assert.equal(markDownBoundMs(timing), 3250);
   assert.deepEqual(parseCheckTiming('backend replicas\n    balance leastconn\n'), {
     interMs: 2000,
     fastinterMs: 2000,
     downinterMs: 2000,
     fall: 3,
     rise: 2,
+    checkConnectTimeoutMs: 2000,
   });
+  // With `timeout check`: min(timeout connect, inter), the backend's timeout over the defaults'.
+  const withCheck = parseCheckTiming(
+    ['defaults', '    timeout connect 3s', '    timeout check 9s', 'backend replicas', '    timeout connect 400ms', '    default-server inter 1s fall 2'].join('\n'),
+  );
+  assert.equal(withCheck.checkConnectTimeoutMs, 400);
 });
 
-test("the repository's haproxy.cfg marks a dead replica down within 1.25 s of checks", async () => {
+test("the repository's haproxy.cfg marks a dead replica down within 3.25 s of checks", async () => {
   const timing = await repositoryCheckTiming();
   assert.equal(timing.interMs, 1000);
   assert.equal(timing.fall, 2);
-  assert.equal(markDownBoundMs(timing), 1250);
+  assert.equal(markDownBoundMs(timing), 3250);
 });
 
 test('tallyDeliveries counts lost and duplicated per recipient and probe', () => {

@@ -48,7 +48,7 @@ async function measure(
   // (a burst of handshakes can all land on one replica under load).
   const clients = await openClients(proxyUrl, count, undefined, { concurrency: 1 });
   const victimId = pickVictim(clients, 'most')!;
-  let signalled: Promise<void> | undefined;
+  let signalled: Promise<unknown> | undefined;
   try {
     const victims = clients.filter((c) => c.replica === victimId);
     const others = clients.filter((c) => c.replica !== victimId);

@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { acceptedBetween, startBroadcastFlow, tallyDeliveries } from '../lib/broadcast-flow.ts';
 import { byReplica, closeClients, openClients } from '../lib/client-pool.ts';
 import { collectDeliveries, sendProbes } from '../lib/deliveries.ts';
+import { httpGetOf } from '../lib/http-get.ts';
 import { askClusterReplicas, clusterReplicasAgainMs, deliveryGap, everyReadyzIs, sumOverReplicas, watchReadyz } from '../lib/redis-fault.ts';
 import { waitFor } from '../lib/wait-for.ts';
 import { Checks, type Scenario, skipped } from '../scenario.ts';
@@ -41,9 +42,10 @@ function failoverScenario(name: string, mode: Exclude<RedisMode, 'standalone'>, 
         !topology.reviveRedisNodes ||
         (fault === 'switchover' && !topology.forceRedisSwitchover)
       ) {
-        return skipped(`needs --redis ${mode} (${mode === 'sentinel' ? 'local or compose topology' : 'local topology'})`);
+        return skipped(`needs --redis ${mode} (${mode === 'sentinel' ? 'local, compose or swarm topology' : 'local topology'})`);
       }
       const { proxyUrl, replicas } = topology.endpoints();
+      const get = httpGetOf(topology);
       const clients = await openClients(proxyUrl, count);
       const check = new Checks();
       let killed: string | undefined;
@@ -53,7 +55,7 @@ function failoverScenario(name: string, mode: Exclude<RedisMode, 'standalone'>, 
           what: 'every client to upgrade to WebSocket',
           timeoutMs: 10_000,
         });
-        await everyReadyzIs(replicas, 200, 'every replica to be ready before the kill', 20_000);
+        await everyReadyzIs(replicas, 200, 'every replica to be ready before the kill', 20_000, get);
         const senders = [...byReplica(clients).values()].map((group) => group[0]!);
         const ids = replicas.map((r) => r.id);
         const baseline = await askClusterReplicas(senders[0]!, 7000);
@@ -61,8 +63,8 @@ function failoverScenario(name: string, mode: Exclude<RedisMode, 'standalone'>, 
 
         const flow = startBroadcastFlow(() => senders, { intervalMs: 100, maxRounds: 600 });
         await waitFor(() => flow.sent.some((p) => p.accepted), { what: 'the broadcast flow to start', timeoutMs: 5000 });
-        const publishErrorsBefore = await sumOverReplicas(replicas, PUBLISH_ERRORS);
-        const readyz = watchReadyz(replicas);
+        const publishErrorsBefore = await sumOverReplicas(replicas, PUBLISH_ERRORS, get);
+        const readyz = watchReadyz(replicas, 2000, get);
         const killedAt = performance.now();
         if (fault === 'switchover') {
           killed = await topology.forceRedisSwitchover!();
@@ -80,7 +82,7 @@ function failoverScenario(name: string, mode: Exclude<RedisMode, 'standalone'>, 
           timeoutMs: 10_000,
           intervalMs: 50,
         }).catch(() => false);
-        const readyAgainMs = await everyReadyzIs(replicas, 200, 'every replica /readyz 200 after the failover', FAILOVER_BOUND_MS)
+        const readyAgainMs = await everyReadyzIs(replicas, 200, 'every replica /readyz 200 after the failover', FAILOVER_BOUND_MS, get)
           .then(() => Math.round(performance.now() - killedAt))
           .catch(() => -1);
         const readyAt = performance.now();
@@ -101,7 +103,7 @@ function failoverScenario(name: string, mode: Exclude<RedisMode, 'standalone'>, 
         // Delivered from the first probe after which nothing was missed.
         const resumeMs = resumedAfter(flowProbes, clients, killedAt);
         const refused = flowProbes.filter((p) => !p.accepted && p.sentAt >= killedAt).length;
-        const publishErrorsAfter = await sumOverReplicas(replicas, PUBLISH_ERRORS);
+        const publishErrorsAfter = await sumOverReplicas(replicas, PUBLISH_ERRORS, get);
         const cutPublishes =
           publishErrorsBefore === undefined || publishErrorsAfter === undefined ? -1 : publishErrorsAfter - publishErrorsBefore;
         const disconnects = clients.flatMap((c) => c.disconnects).length;

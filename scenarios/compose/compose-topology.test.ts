@@ -10,7 +10,7 @@ import { REPO_ROOT } from '../lib/repo-root.ts';
 import type { TopologyOptions } from '../topology.ts';
 import { downArgs, killContainerArgs, psArgs, scaleArgs, upArgs } from './compose-commands.ts';
 import { parseComposePs, parsePublishedPort } from './compose-ps.ts';
-import { composeDriver, composeOverride, createComposeDriver } from './compose-topology.ts';
+import { composeDriver, composeFiles, composeOverride, createComposeDriver } from './compose-topology.ts';
 
 const COMPOSE_FILE = join(REPO_ROOT, 'docker-compose.yml');
 const BASE = ['compose', '-p', 'wsk-test', '-f', COMPOSE_FILE];
@@ -338,4 +338,10 @@ describe('compose driver with the real docker CLI', () => {
     const elapsed = Date.now() - started;
     assert.ok(elapsed < 10_000, `failed after ${elapsed} ms`);
   });
+});
+
+it('compose files: the base, the Sentinel override beside it when asked, the run override last', () => {
+  const config = { composeFile: '/repo/docker-compose.yml' };
+  assert.deepEqual(composeFiles(config, 'standalone', undefined), ['/repo/docker-compose.yml']);
+  assert.deepEqual(composeFiles(config, 'sentinel', '/tmp/run.json'), ['/repo/docker-compose.yml', '/repo/docker-compose.sentinel.yml', '/tmp/run.json']);
 });

@@ -13,6 +13,7 @@ import { REPO_ROOT } from '../lib/repo-root.ts';
 import { waitFor } from '../lib/wait-for.ts';
 import type {
   Endpoints,
+  KillReport,
   ProxyServerState,
   ProxyVariant,
   ReplicaEndpoint,
@@ -47,17 +48,17 @@ import {
 } from './compose-commands.ts';
 import { bridgeAddressPlan, type IpRunner, ipBatch, parseBridgeNetwork, runIpBatch } from './bridge-clients.ts';
 import {
+  currentMaster,
   type DataNodeService,
-  failoverCommand,
-  isSyncedReplica,
-  masterAddressCommand,
-  parseMasterService,
+  forceSwitchover,
+  type RedisCli,
   redisCliExecArgs,
   SENTINEL_MASTER_NAME,
   SENTINEL_OVERRIDE_FILE,
   SENTINEL_PORT,
   SENTINEL_SERVICES,
-} from './compose-sentinel.ts';
+  waitForSyncedReplica,
+} from '../container/sentinel-nodes.ts';
 import { type ComposeContainer, type ContainerDetails, containerAddress, parseComposePs, parseContainerInspect, parsePublishedPort, sameContainer } from './compose-ps.ts';
 
 /** Tag the runner builds the replica image under. */
@@ -270,12 +271,14 @@ export class ComposeTopology implements Topology {
     await this.waitForRouting();
   }
 
-  async kill(replicaId: string, signal: ReplicaSignal): Promise<void> {
+  async kill(replicaId: string, signal: ReplicaSignal): Promise<KillReport> {
     const containerId = this.containerOf(replicaId);
     await this.docker(killContainerArgs(containerId, signal));
+    const signalledAt = performance.now();
     // `docker wait` returns once the container has stopped (SIGTERM: after the replica's drain).
     await this.docker(waitContainerArgs(containerId));
     await this.refresh();
+    return { signalledAt };
   }
 
   async start(replicaId: string): Promise<void> {
@@ -309,27 +312,14 @@ export class ComposeTopology implements Topology {
   }
 
   /** `redis-cli` in a running container of `service`, authenticated with the run's password. */
-  private async redisCli(service: string, port: number, command: readonly string[]): Promise<string> {
+  private readonly cli: RedisCli = async (service, port, command) => {
     const [container] = (await this.ps(service)).filter((c) => c.state === 'running');
     if (!container) throw new Error(`no running ${service} container in compose project ${this.project.name}`);
     return runChecked(this.config.runner, redisCliExecArgs(container.id, port, command), {
       env: { ...this.env, REDISCLI_AUTH: this.env.REDIS_PASSWORD ?? '' },
       timeoutMs: this.config.timeouts.commandMs,
     });
-  }
-
-  /** The data node the sentinels name as master; asks each sentinel in turn (one may be the one just killed). */
-  private async currentMaster(): Promise<DataNodeService> {
-    const problems: string[] = [];
-    for (const sentinel of SENTINEL_SERVICES) {
-      try {
-        return parseMasterService(await this.redisCli(sentinel, SENTINEL_PORT, masterAddressCommand()));
-      } catch (error) {
-        problems.push(`${sentinel}: ${error instanceof Error ? error.message : String(error)}`);
-      }
-    }
-    throw new Error(`no sentinel named the master: ${problems.join('; ')}`);
-  }
+  };
 
   describeRedis(): string {
     if (this.options.redis !== 'sentinel') return `standalone: the ${checkDependency('redis')} service`;
@@ -339,7 +329,7 @@ export class ComposeTopology implements Topology {
   /** kill -9 the current master's container (`docker kill`, SIGKILL); resolves once it has exited. */
   async killRedisMaster(): Promise<string> {
     this.requireSentinel();
-    const service = await this.currentMaster();
+    const service = await currentMaster(this.cli);
     const [container] = (await this.ps(service)).filter((c) => c.state === 'running');
     if (!container) throw new Error(`the sentinels name ${service} as master, but it has no running container`);
     await this.docker(killContainerArgs(container.id, 'SIGKILL'));
@@ -354,12 +344,7 @@ export class ComposeTopology implements Topology {
     for (const service of [...this.killedRedis]) {
       await this.docker(startServiceArgs(this.project, service));
       await this.waitHealthy(service, () => true);
-      // It starts as a master of nothing; the sentinels turn it into a replica.
-      await waitFor(async () => isSyncedReplica(await this.redisCli(service, 6379, ['INFO', 'replication'])), {
-        what: `revived ${service} to be a synced replica`,
-        timeoutMs: this.config.timeouts.healthMs,
-        intervalMs: 500,
-      });
+      await waitForSyncedReplica(this.cli, service, service, this.config.timeouts.healthMs);
       this.killedRedis.delete(service);
     }
   }
@@ -367,16 +352,7 @@ export class ComposeTopology implements Topology {
   /** `SENTINEL FAILOVER` (an operator's switchover); resolves with the new master once a sentinel names it. */
   async forceRedisSwitchover(): Promise<string> {
     this.requireSentinel();
-    const before = await this.currentMaster();
-    await this.redisCli(SENTINEL_SERVICES[0], SENTINEL_PORT, failoverCommand());
-    const after = await waitFor(
-      async () => {
-        const now = await this.currentMaster();
-        return now !== before ? now : undefined;
-      },
-      { what: 'SENTINEL FAILOVER to name a new master', timeoutMs: this.config.timeouts.healthMs, intervalMs: 200 },
-    );
-    return `${after}:6379`;
+    return forceSwitchover(this.cli, this.config.timeouts.healthMs);
   }
 
   async down(): Promise<void> {

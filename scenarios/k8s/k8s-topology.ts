@@ -8,7 +8,7 @@ import { type AffinityKind, type RoutingWait, waitForRouting } from '../containe
 import { randomSecret, uniqueRunName } from '../docker/run-names.ts';
 import { REPO_ROOT } from '../lib/repo-root.ts';
 import { waitFor } from '../lib/wait-for.ts';
-import type { Endpoints, ReplicaEndpoint, ReplicaSignal, Topology, TopologyDriver, TopologyOptions } from '../topology.ts';
+import type { Endpoints, KillReport, ReplicaEndpoint, ReplicaSignal, Topology, TopologyDriver, TopologyOptions } from '../topology.ts';
 import { requireCluster } from './cluster-check.ts';
 import {
   applyArgs,
@@ -177,10 +177,11 @@ export class K8sTopology implements Topology {
     await this.waitForRouting();
   }
 
-  async kill(replicaId: string, signal: ReplicaSignal): Promise<void> {
+  async kill(replicaId: string, signal: ReplicaSignal): Promise<KillReport> {
     await this.refresh();
     const before = this.podOf(replicaId).restarts;
     const result = await this.config.runner(signalReplicaArgs(this.namespace, replicaId, signal), { timeoutMs: this.config.timeouts.commandMs });
+    const signalledAt = performance.now();
     // `kubectl exec` may lose its stream when the container dies under it;
     // what counts is that the kubelet saw the container exit.
     await waitFor(
@@ -196,6 +197,7 @@ export class K8sTopology implements Topology {
         intervalMs: 250,
       },
     );
+    return { signalledAt };
   }
 
   /**

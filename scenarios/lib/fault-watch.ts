@@ -26,15 +26,33 @@ export async function proxyMarkDownMs(
   since: number,
   timeoutMs = 15_000,
 ): Promise<number | undefined> {
+  return (await proxyMarkDown(topology, address, since, timeoutMs))?.ms;
+}
+
+/**
+ * proxyMarkDownMs with its resolution: `pollMs` is how long the read that
+ * first saw the slot down took. The state changed before that read ended,
+ * somewhere inside it or before it, so `ms` is late by up to `pollMs`:
+ * 20 ms locally, a `docker exec` (~0.2-0.5 s) on Swarm.
+ */
+export async function proxyMarkDown(
+  topology: Topology,
+  address: string,
+  since: number,
+  timeoutMs = 15_000,
+): Promise<{ ms: number; pollMs: number } | undefined> {
   if (!topology.proxyServerStates || (await topology.proxyServerStates()) === undefined) return undefined;
+  let pollMs = 0;
   await waitFor(
     async () => {
+      const started = performance.now();
       const states = (await topology.proxyServerStates?.()) ?? [];
+      pollMs = performance.now() - started;
       return !states.some((state) => state.address === address && state.up);
     },
     { what: `the proxy to mark ${address} down`, timeoutMs, intervalMs: 20 },
   );
-  return Math.round(performance.now() - since);
+  return { ms: Math.round(performance.now() - since), pollMs: Math.round(pollMs) };
 }
 
 /** Wait until the proxy (if it shows its state) has every one of `addresses` UP again. */

@@ -4,21 +4,27 @@ import type { ReplicaEndpoint } from '../topology.ts';
 import type { FlowProbe } from './broadcast-flow.ts';
 import type { PooledClient } from './client-pool.ts';
 import { readyzStatus } from './fault-watch.ts';
+import { directGet, type HttpGet } from './http-get.ts';
 import { sumSamples } from './prometheus-text.ts';
 import { scrapeMetrics } from './scrape-metrics.ts';
 import { waitFor } from './wait-for.ts';
 
-/** Wait until every replica's /readyz answers `status`; resolves with the ms it took. */
+/**
+ * Wait until every replica's /readyz answers `status`; resolves with the ms
+ * it took. `get`: the topology's way in (httpGetOf), where the runner has no
+ * route to the replicas (Swarm's overlay network).
+ */
 export async function everyReadyzIs(
   replicas: readonly ReplicaEndpoint[],
   status: number,
   what: string,
   timeoutMs: number,
+  get: HttpGet = directGet,
 ): Promise<number> {
   const started = performance.now();
   await waitFor(
     async () => {
-      const codes = await Promise.all(replicas.map((r) => readyzStatus(r.url)));
+      const codes = await Promise.all(replicas.map((r) => readyzStatus(r.url, 1000, get)));
       const off = replicas.flatMap((r, i) => (codes[i] === status ? [] : [`${r.id}=${codes[i]}`]));
       if (off.length > 0) throw new Error(`not yet: ${off.join(', ')}`);
       return true;
@@ -29,16 +35,17 @@ export async function everyReadyzIs(
 }
 
 /**
- * Watch every replica's /readyz (every 50 ms) until stopped: which ones were
- * seen answering something other than 200, and for how long in total.
+ * Watch every replica's /readyz (every 50 ms, plus however long one round of
+ * `get` takes) until stopped: which ones were seen answering something other
+ * than 200, and for how long in total.
  */
-export function watchReadyz(replicas: readonly ReplicaEndpoint[], maxPolls = 2000) {
+export function watchReadyz(replicas: readonly ReplicaEndpoint[], maxPolls = 2000, get: HttpGet = directGet) {
   const notReadyMs = new Map<string, number>();
   let stopped = false;
   const loop = (async () => {
     let last = performance.now();
     for (let poll = 0; poll < maxPolls && !stopped; poll++) {
-      const codes = await Promise.all(replicas.map((r) => readyzStatus(r.url, 500)));
+      const codes = await Promise.all(replicas.map((r) => readyzStatus(r.url, 500, get)));
       const now = performance.now();
       replicas.forEach((r, i) => {
         if (codes[i] !== 200) notReadyMs.set(r.id, (notReadyMs.get(r.id) ?? 0) + (now - last));
@@ -144,9 +151,9 @@ export function deliveryGap(probes: readonly FlowProbe[], recipients: readonly P
 }
 
 /** Sum of a counter over the replicas' /metrics, or undefined when one cannot be read. */
-export async function sumOverReplicas(replicas: readonly ReplicaEndpoint[], metric: string): Promise<number | undefined> {
+export async function sumOverReplicas(replicas: readonly ReplicaEndpoint[], metric: string, get: HttpGet = directGet): Promise<number | undefined> {
   try {
-    const scraped = await Promise.all(replicas.map((r) => scrapeMetrics(`${r.url}/metrics`)));
+    const scraped = await Promise.all(replicas.map((r) => scrapeMetrics(`${r.url}/metrics`, {}, get)));
     return scraped.reduce((sum, samples) => sum + sumSamples(samples, metric), 0);
   } catch {
     return undefined;

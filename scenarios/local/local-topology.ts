@@ -8,6 +8,7 @@ import { REPO_ROOT } from '../lib/repo-root.ts';
 import { waitFor } from '../lib/wait-for.ts';
 import type {
   Endpoints,
+  KillReport,
   ProxyServerState,
   ProxyVariant,
   ReplicaEndpoint,
@@ -124,16 +125,18 @@ export class LocalTopology implements Topology {
     await this.scaleReplicas(count, true);
   }
 
-  async kill(replicaId: string, signal: ReplicaSignal): Promise<void> {
+  async kill(replicaId: string, signal: ReplicaSignal): Promise<KillReport> {
     const replica = this.requireReplica(replicaId);
     const child = replica.process;
     if (!child?.running) throw new Error(`${replicaId} is not running`);
     child.signal(signal);
+    const signalledAt = performance.now();
     // A stopped container leaves Docker's DNS; mirror that once the process is gone.
     await child.exited;
     await this.publishDns();
     // Nginx >= 1.27.3 would drop it on re-resolving; Debian's 1.22 is told (the server stays as `down`).
     if (this.proxy && !this.proxy.followsDns) await this.proxy.route(this.liveAddresses());
+    return { signalledAt };
   }
 
   async proxyServerStates(): Promise<ProxyServerState[] | undefined> {

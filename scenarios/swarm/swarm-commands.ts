@@ -88,6 +88,19 @@ export function waitContainerArgs(containerId: string): string[] {
   return ['wait', containerId];
 }
 
+/**
+ * The stack's named volumes on this node (`docker stack deploy` labels what
+ * it creates with its namespace). `docker stack rm` leaves volumes behind,
+ * data and all: the run removes its own.
+ */
+export function stackVolumesArgs(stack: SwarmStack): string[] {
+  return ['volume', 'ls', '--quiet', '--filter', `label=com.docker.stack.namespace=${stack.name}`];
+}
+
+export function removeVolumesArgs(names: readonly string[]): string[] {
+  return ['volume', 'rm', ...names];
+}
+
 /** `--detach=false`: wait until the services and networks are gone (secrets can only go after). */
 export function removeStackArgs(stack: SwarmStack): string[] {
   return ['stack', 'rm', '--detach=false', stack.name];

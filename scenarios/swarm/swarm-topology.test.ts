@@ -10,12 +10,13 @@ import { REPO_ROOT } from '../lib/repo-root.ts';
 import type { TopologyOptions } from '../topology.ts';
 import { deployArgs, removeStackArgs, scaleServiceArgs, servicePsArgs } from './swarm-commands.ts';
 import { parseServicePs, parseTaskInspect, slotOfReplicaId } from './swarm-tasks.ts';
-import { createSwarmDriver, swarmDriver } from './swarm-topology.ts';
+import { createSwarmDriver, stackFiles, swarmDriver, swarmRunEnv } from './swarm-topology.ts';
 
 const STACK_FILE = join(REPO_ROOT, 'stack', 'docker-stack.yml');
 const OPTIONS: TopologyOptions = { kind: 'swarm', proxy: 'haproxy', replicas: 3, adapter: 'redis' };
 const NODE_ID = 'k3x9v2m1q8w7e6r5t4y3u2i1o';
 const SECRETS = ['wsk-test_redis_password', 'wsk-test_cookie_key', 'wsk-test_stats_password'];
+const VOLUME_LS = ['volume', 'ls', '--quiet', '--filter', 'label=com.docker.stack.namespace=wsk-test'];
 
 function driverWith(runner: DockerRunner, probe = recordingProbe().probe, image?: string) {
   return createSwarmDriver({
@@ -42,6 +43,17 @@ describe('swarm commands (pure)', () => {
       'service', 'ps', 'wsk-x_server', '--filter', 'desired-state=running', '--no-trunc', '--format', '{{json .}}',
     ]);
     assert.deepEqual(removeStackArgs(stack), ['stack', 'rm', '--detach=false', 'wsk-x']);
+  });
+
+  it('adds the Sentinel variant after the stack and empties REDIS_URL for it', () => {
+    const config = { projectDir: '/r', stackFile: '/r/stack/docker-stack.yml' };
+    assert.deepEqual(stackFiles(config, 'standalone', undefined), ['/r/stack/docker-stack.yml']);
+    assert.deepEqual(stackFiles(config, 'sentinel', '/tmp/run.json'), ['/r/stack/docker-stack.yml', '/r/stack/docker-stack.sentinel.yml', '/tmp/run.json']);
+    assert.throws(() => stackFiles(config, 'cluster', undefined), /no Redis Cluster variant/);
+    const base = { adapter: 'redis', replicas: 3 } as const;
+    assert.equal(swarmRunEnv({ name: 's' }, base, 'img', 8080).WSK_REDIS_URL, undefined);
+    // Set and empty: the base file's ${WSK_REDIS_URL-redis://redis:6379} then leaves REDIS_URL empty.
+    assert.equal(swarmRunEnv({ name: 's' }, { ...base, redis: 'sentinel' }, 'img', 8080).WSK_REDIS_URL, '');
   });
 
   it('parses service ps lines and task inspect output', () => {
@@ -160,7 +172,13 @@ describe('swarm driver against the fake docker', () => {
     mark = (await fake.argvs()).length;
     await topology.down();
     await topology.down();
-    assert.deepEqual((await fake.argvs()).slice(mark), [['stack', 'rm', '--detach=false', 'wsk-test'], ['secret', 'rm', ...SECRETS]]);
+    assert.deepEqual((await fake.argvs()).slice(mark), [
+      ['stack', 'rm', '--detach=false', 'wsk-test'],
+      // `stack rm` leaves named volumes (Redis' data) behind: the run removes its own.
+      VOLUME_LS,
+      ['volume', 'rm', 'wsk-test_redis-data'],
+      ['secret', 'rm', ...SECRETS],
+    ]);
   });
 
   it('uses a given image as is: no build, registry digest resolution left on', async () => {
@@ -230,6 +248,8 @@ describe('swarm driver against the fake docker', () => {
     assert.deepEqual((await fake.argvs()).slice(mark), [
       ['stack', 'rm', '--detach=false', 'wsk-test'],
       ['image', 'rm', 'wsk-server:rollout-wsk-test-1'],
+      VOLUME_LS,
+      ['volume', 'rm', 'wsk-test_redis-data'],
       ['secret', 'rm', ...SECRETS],
     ], 'the rollout tag goes with the stack, after its tasks');
   });
@@ -258,7 +278,7 @@ describe('swarm driver against the fake docker', () => {
   it('removes the secrets it created when the deploy fails', async () => {
     await using fake = await useFakeDocker({ FAKE_DOCKER_FAIL_ON: 'stack deploy' });
     await assert.rejects(driverWith(fake.runner).up(OPTIONS), /`docker stack deploy .*` exited with code 1/);
-    assert.deepEqual((await fake.argvs()).slice(-2), [['stack', 'rm', '--detach=false', 'wsk-test'], ['secret', 'rm', ...SECRETS]]);
+    assert.deepEqual((await fake.argvs()).slice(-3), [['stack', 'rm', '--detach=false', 'wsk-test'], VOLUME_LS, ['secret', 'rm', ...SECRETS]]);
   });
 });
 

@@ -12,6 +12,8 @@ import { REPO_ROOT } from '../lib/repo-root.ts';
 import { waitFor } from '../lib/wait-for.ts';
 import type {
   Endpoints,
+  KillReport,
+  RedisMode,
   ProxyServerState,
   RolloutChange,
   RolloutReport,
@@ -34,6 +36,8 @@ import {
   killContainerArgs,
   removeSecretsArgs,
   removeStackArgs,
+  removeVolumesArgs,
+  stackVolumesArgs,
   STACK_SECRETS,
   type SwarmStack,
   scaleServiceArgs,
@@ -46,6 +50,19 @@ import {
   waitContainerArgs,
 } from './swarm-commands.ts';
 import { parseServicePs, parseTaskInspect, replicaIdForSlot, slotOfReplicaId, type TaskDetails } from './swarm-tasks.ts';
+import {
+  currentMaster,
+  DATA_NODE_SERVICES,
+  type DataNodeService,
+  forceSwitchover,
+  type RedisCli,
+  redisCliExecArgs,
+  SENTINEL_MASTER_NAME,
+  SENTINEL_PORT,
+  SENTINEL_SERVICES,
+  STACK_SENTINEL_FILE,
+  waitForSyncedReplica,
+} from '../container/sentinel-nodes.ts';
 
 /** haproxy.cfg has 16 server-template slots. */
 export const MAX_SWARM_REPLICAS = MAX_TEMPLATE_REPLICAS;
@@ -102,10 +119,24 @@ interface Resolved {
   timeouts: SwarmTimeouts;
 }
 
+/** `-c` files in order: the stack, its Sentinel variant when asked, the run's override last. */
+export function stackFiles(
+  config: Pick<Resolved, 'projectDir' | 'stackFile'>,
+  redis: RedisMode,
+  overrideFile: string | undefined,
+): string[] {
+  if (redis === 'cluster') throw new Error('the swarm stack has no Redis Cluster variant (--redis standalone or sentinel)');
+  return [
+    config.stackFile,
+    ...(redis === 'sentinel' ? [join(config.projectDir, STACK_SENTINEL_FILE)] : []),
+    ...(overrideFile ? [overrideFile] : []),
+  ];
+}
+
 /** Variables stack/docker-stack.yml reads, for one run. */
 export function swarmRunEnv(
   stack: Pick<SwarmStack, 'name'>,
-  options: Pick<TopologyOptions, 'adapter' | 'replicas'>,
+  options: Pick<TopologyOptions, 'adapter' | 'replicas' | 'redis'>,
   image: string,
   haproxyPort: number,
 ): Record<string, string> {
@@ -118,6 +149,9 @@ export function swarmRunEnv(
     // Configs are global objects: a per-run name keeps concurrent stacks apart.
     WSK_HAPROXY_CFG_VERSION: stack.name,
     ADAPTER: options.adapter,
+    // Set and empty: the Sentinel variant's replicas have no REDIS_URL
+    // (a merged file cannot empty it; stack/docker-stack.sentinel.yml).
+    ...(options.redis === 'sentinel' ? { WSK_REDIS_URL: '' } : {}),
   };
 }
 
@@ -135,6 +169,10 @@ export class SwarmTopology implements Topology {
   private readonly createdSecrets: string[] = [];
   /** The run's stats password (its secret's value), for reading HAProxy's stats. */
   private statsPassword = '';
+  /** The run's Redis password, for redis-cli in the Sentinel variant's tasks. */
+  private redisPassword = '';
+  /** Data-node services killRedisMaster killed and reviveRedisNodes has not scaled up again. */
+  private readonly killedRedis = new Set<DataNodeService>();
   /** HAProxy's stats listener on this node, as an overlay address:port. */
   private statsBase: string | undefined;
   private deployed = false;
@@ -164,6 +202,7 @@ export class SwarmTopology implements Topology {
       const name = secretName(this.stack.name, secret);
       const value = randomSecret();
       if (secret === 'stats_password') this.statsPassword = value;
+      if (secret === 'redis_password') this.redisPassword = value;
       await this.docker(createSecretArgs(name), { input: value });
       this.createdSecrets.push(name);
     }
@@ -244,7 +283,7 @@ export class SwarmTopology implements Topology {
     await this.waitForRouting();
   }
 
-  async kill(replicaId: string, signal: ReplicaSignal): Promise<void> {
+  async kill(replicaId: string, signal: ReplicaSignal): Promise<KillReport> {
     const task = this.taskOf(replicaId);
     if (task.nodeId !== this.nodeId) {
       throw new Error(
@@ -252,8 +291,10 @@ export class SwarmTopology implements Topology {
       );
     }
     await this.docker(killContainerArgs(task.containerId, signal));
+    const signalledAt = performance.now();
     await this.docker(waitContainerArgs(task.containerId));
     await this.refresh();
+    return { signalledAt };
   }
 
   /**
@@ -308,7 +349,13 @@ export class SwarmTopology implements Topology {
 
   /** Scale the dependency to 0 and wait until its container has stopped (not only been told to). */
   async stopDependency(name: 'redis'): Promise<void> {
+    this.requireStandalone();
     const service = checkDependency(name);
+    await this.scaleDown(service);
+  }
+
+  /** Scale a service to 0; resolves once none of its tasks runs or starts. */
+  private async scaleDown(service: string): Promise<void> {
     await this.docker(scaleServiceArgs(this.stack, service, 0), { timeoutMs: this.config.timeouts.scaleMs });
     await waitFor(
       async () => {
@@ -323,7 +370,13 @@ export class SwarmTopology implements Topology {
 
   /** Scale the dependency to 1 and wait until its task runs (Swarm says Running once the healthcheck passes). */
   async startDependency(name: 'redis'): Promise<void> {
+    this.requireStandalone();
     const service = checkDependency(name);
+    await this.scaleUp(service);
+  }
+
+  /** Scale a service to 1; resolves once its task runs (after its healthcheck passed). */
+  private async scaleUp(service: string): Promise<void> {
     await this.docker(scaleServiceArgs(this.stack, service, 1), { timeoutMs: this.config.timeouts.scaleMs });
     await waitFor(
       async () => {
@@ -332,6 +385,69 @@ export class SwarmTopology implements Topology {
       },
       { what: `${serviceName(this.stack, service)} to run again`, timeoutMs: this.config.timeouts.scaleMs, intervalMs: 200 },
     );
+  }
+
+  private requireStandalone(): void {
+    if ((this.options.redis ?? 'standalone') !== 'standalone') {
+      throw new Error('a full Redis outage is the standalone case; the Sentinel variant fails over instead (killRedisMaster)');
+    }
+  }
+
+  private requireSentinel(): void {
+    if (this.options.redis !== 'sentinel') throw new Error(`needs --redis sentinel (stack ${this.stack.name} runs ${this.options.redis ?? 'standalone'})`);
+  }
+
+  /** The container of `service`'s running task on this node (one-replica services: the data nodes, the sentinels). */
+  private async localContainerOf(service: string): Promise<string> {
+    const listed = parseServicePs(await this.docker(servicePsArgs(this.stack, service)));
+    const details = listed.length > 0 ? parseTaskInspect(await this.docker(inspectTasksArgs(listed.map((task) => task.id)))) : [];
+    const task = details.find((t) => t.state === 'running' && t.nodeId === this.nodeId && t.containerId !== '');
+    if (!task) throw new Error(`no running task of ${serviceName(this.stack, service)} on this node (${this.nodeId})`);
+    return task.containerId;
+  }
+
+  /** `redis-cli` in `service`'s task, authenticated with the run's password (from the environment, never argv). */
+  private readonly cli: RedisCli = async (service, port, command) => {
+    const containerId = await this.localContainerOf(service);
+    return this.docker(redisCliExecArgs(containerId, port, command), { env: { REDISCLI_AUTH: this.redisPassword } });
+  };
+
+  describeRedis(): string {
+    if (this.options.redis !== 'sentinel') return `standalone: the ${serviceName(this.stack, 'redis')} service`;
+    return `sentinel: ${SENTINEL_SERVICES.map((s) => `${s}:${SENTINEL_PORT}`).join(',')} on ${stackNetwork(this.stack)}, master name ${SENTINEL_MASTER_NAME} (docker exec -e REDISCLI_AUTH <${serviceName(this.stack, SENTINEL_SERVICES[0])} container> redis-cli -p ${SENTINEL_PORT} ...)`;
+  }
+
+  /**
+   * kill -9 the current master's container, then scale its service to 0
+   * before Swarm's restart delay (2 s) runs out: the node stays gone, as a
+   * lost machine would, so the sentinels must fail over. (Left to Swarm, the
+   * master is back within ~3 s, inside down-after, and no failover happens.)
+   */
+  async killRedisMaster(): Promise<string> {
+    this.requireSentinel();
+    const service = await currentMaster(this.cli);
+    const containerId = await this.localContainerOf(service);
+    this.killedRedis.add(service);
+    await this.docker(killContainerArgs(containerId, 'SIGKILL'));
+    await this.docker(scaleServiceArgs(this.stack, service, 0));
+    await this.docker(waitContainerArgs(containerId));
+    return `${service}:6379`;
+  }
+
+  /** Scale the killed data nodes back to 1; resolves once each is a replica synced with the new master. */
+  async reviveRedisNodes(): Promise<void> {
+    this.requireSentinel();
+    for (const service of [...this.killedRedis]) {
+      await this.scaleUp(service);
+      await waitForSyncedReplica(this.cli, service, serviceName(this.stack, service), this.config.timeouts.replaceMs);
+      this.killedRedis.delete(service);
+    }
+  }
+
+  /** `SENTINEL FAILOVER` (an operator's switchover); resolves with the new master once a sentinel names it. */
+  async forceRedisSwitchover(): Promise<string> {
+    this.requireSentinel();
+    return forceSwitchover(this.cli, this.config.timeouts.replaceMs);
   }
 
   async down(): Promise<void> {
@@ -350,6 +466,7 @@ export class SwarmTopology implements Topology {
           failures.push(error);
         });
       }
+      if (this.deployed) await this.removeVolumes().catch((error: unknown) => failures.push(error));
       if (this.createdSecrets.length > 0) {
         // Only after the stack's tasks are gone: Swarm refuses to remove a secret in use.
         await this.docker(removeSecretsArgs(this.createdSecrets)).catch((error: unknown) => {
@@ -361,6 +478,23 @@ export class SwarmTopology implements Topology {
       await rm(this.workDir, { recursive: true, force: true });
     }
     if (failures.length > 0) throw failures[0];
+  }
+
+  /**
+   * The stack's volumes (Redis' append-only files, the sentinels' state).
+   * Its containers are removed a moment after `stack rm` returns; until then
+   * a volume is "in use", so retry within the scale timeout.
+   */
+  private async removeVolumes(): Promise<void> {
+    await waitFor(
+      async () => {
+        const names = (await this.docker(stackVolumesArgs(this.stack))).split(/\s+/).filter((name) => name !== '');
+        if (names.length === 0) return true;
+        await this.docker(removeVolumesArgs(names));
+        return true;
+      },
+      { what: `the volumes of stack ${this.stack.name} to be removed`, timeoutMs: this.config.timeouts.scaleMs, intervalMs: 1000 },
+    );
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -434,8 +568,10 @@ export class SwarmTopology implements Topology {
     const { runner, timeouts } = this.config;
     const stack = this.stack;
     const env = this.env;
+    const options = this.options;
     await saveLogs(logDir, async function* () {
-      for (const service of ['server', 'haproxy', 'redis']) {
+      const redisServices = options.redis === 'sentinel' ? [...DATA_NODE_SERVICES, ...SENTINEL_SERVICES] : ['redis'];
+      for (const service of ['server', 'haproxy', ...redisServices]) {
         const result = await runner(['service', 'logs', '--no-task-ids', '--timestamps', serviceName(stack, service)], {
           env,
           timeoutMs: timeouts.commandMs,
@@ -486,7 +622,7 @@ export function createSwarmDriver(driverOptions: SwarmDriverOptions = {}): Topol
       }
       const workDir = await mkdtemp(join(tmpdir(), 'wsk-swarm-'));
       const overrideFile = await writeOverrideFile(workDir, swarmOverride(options.replicaEnv));
-      const files = overrideFile ? [config.stackFile, overrideFile] : [config.stackFile];
+      const files = stackFiles(config, options.redis ?? 'standalone', overrideFile);
       const stack: SwarmStack = { name: config.stackName(), files, localImage: config.image === undefined };
       const haproxyPort = await config.freePort();
       const env = swarmRunEnv(stack, options, image, haproxyPort);

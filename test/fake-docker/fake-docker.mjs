@@ -446,6 +446,8 @@ switch (argv[0]) {
   case 'stack':
     if (argv[1] === 'deploy') {
       state.swarm = { replicas: Number(env.WSK_REPLICAS ?? 3), redis: 1, generation: {}, stack: argv[argv.length - 1] };
+      // Named volumes outlive `stack rm`, as on a real engine.
+      state.volumes = [`${state.swarm.stack}_redis-data`];
       writeState(state);
       out(`Creating network ${state.swarm.stack}_wsk\nCreating service ${state.swarm.stack}_server\n`);
     } else if (argv[1] === 'rm') {
@@ -468,6 +470,18 @@ switch (argv[0]) {
       out(`${argv[argv.length - 1]}\noverall progress: ${state.swarm.replicas} out of ${state.swarm.replicas} tasks\nverify: Service converged\n`);
     } else if (argv[1] === 'ps') servicePs(argv[2], argv.includes('desired-state=running'));
     else if (argv[1] === 'logs') out(`${argv[argv.length - 1]}.1@manager-1    | {"level":30,"msg":"listening"}\n`);
+    break;
+  case 'volume':
+    if (argv[1] === 'ls') {
+      const label = argv[argv.indexOf('--filter') + 1] ?? '';
+      const namespace = label.replace(/^label=com\.docker\.stack\.namespace=/, '');
+      const listed = (state.volumes ?? []).filter((name) => name.startsWith(`${namespace}_`));
+      if (listed.length > 0) out(`${listed.join('\n')}\n`);
+    } else if (argv[1] === 'rm') {
+      state.volumes = (state.volumes ?? []).filter((name) => !argv.slice(2).includes(name));
+      writeState(state);
+      out(`${argv.slice(2).join('\n')}\n`);
+    }
     break;
   default:
     fail(`fake docker: unsupported command: ${joined}\n`);

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { composeFiles } from './compose-topology.ts';
-import { failoverCommand, isSyncedReplica, masterAddressCommand, parseMasterService, redisCliExecArgs } from './compose-sentinel.ts';
+import { failoverCommand, isSyncedReplica, masterAddressCommand, parseMasterService, redisCliExecArgs } from './sentinel-nodes.ts';
 
 test('redis-cli runs inside the container with the password from the environment, never in argv', () => {
   assert.deepEqual(redisCliExecArgs('abc123', 26379, masterAddressCommand()), [
@@ -24,10 +23,4 @@ test('a revived node counts as back only as a replica whose link is up', () => {
   assert.equal(isSyncedReplica('# Replication\nrole:slave\nmaster_link_status:down\n'), false);
   // A restarted old master first comes back as a master of nothing.
   assert.equal(isSyncedReplica('# Replication\nrole:master\nconnected_slaves:0\n'), false);
-});
-
-test('compose files: the base, the Sentinel override beside it when asked, the run override last', () => {
-  const config = { composeFile: '/repo/docker-compose.yml' };
-  assert.deepEqual(composeFiles(config, 'standalone', undefined), ['/repo/docker-compose.yml']);
-  assert.deepEqual(composeFiles(config, 'sentinel', '/tmp/run.json'), ['/repo/docker-compose.yml', '/repo/docker-compose.sentinel.yml', '/tmp/run.json']);
 });
