@@ -39,6 +39,12 @@ function newSentinel(sentinels: readonly RedisNodeAddress[], masterName: string,
   const auth = password === undefined ? {} : { password };
   return createSentinel({
     name: masterName,
+    // node-redis gives the first connection (and a command waiting out a
+    // failover) 16 topology scans a second apart, then gives up for good: a
+    // replica started while no sentinel answered stayed not ready for ever.
+    // Never give up, as the standalone client's reconnectStrategy does; a
+    // command meanwhile waits as it would in a standalone offline queue.
+    maxCommandRediscovers: Number.POSITIVE_INFINITY,
     sentinelRootNodes: sentinels.map((node) => ({ host: node.host, port: node.port })),
     nodeClientOptions: { ...auth, commandsQueueMaxLength: queueLimit, socket: socketOptions(maxDelay) },
     sentinelClientOptions: { ...auth, socket: socketOptions(maxDelay) },
