@@ -28,6 +28,8 @@ export interface AppDeps {
   redisMaxReconnectDelayMs?: number;
   /** Called for Redis command failures nobody else handled (metrics hook). */
   onRedisCommandError?: (connection: string, command: string, error: unknown) => void;
+  /** A Redis connection will never connect (RedisConnectionsOptions.onGaveUp); main exits. */
+  onRedisGaveUp?: (connection: string, error: unknown) => void;
   /**
    * Socket.IO's in-memory adapter instead of config.adapter: no Redis at all
    * (one process, no cluster; /readyz stays 503). For the benchmark's
@@ -153,6 +155,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     onLost: (unavailableMs) => onRedisLost(unavailableMs),
     ...(deps.redisMaxReconnectDelayMs === undefined ? {} : { maxReconnectDelayMs: deps.redisMaxReconnectDelayMs }),
     ...(deps.onRedisCommandError ? { onCommandError: deps.onRedisCommandError } : {}),
+    ...(deps.onRedisGaveUp ? { onGaveUp: deps.onRedisGaveUp } : {}),
   });
   const setup =
     deps.inMemoryAdapter || deps.adapter

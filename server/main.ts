@@ -45,6 +45,12 @@ async function main(): Promise<void> {
       logger,
       routes: { ...staticRoutes(), ...metrics.routes },
       onRedisCommandError: metrics.onRedisCommandError,
+      // Stuck not ready for ever otherwise, with /healthz still fine: exit so
+      // Compose, Swarm or the kubelet start the replica again.
+      onRedisGaveUp: (connection) => {
+        logger.fatal({ redis: connection }, 'redis: the first connection gave up (no sentinel answered); exiting so the replica is restarted');
+        process.exit(1);
+      },
     });
     metrics.attach(app);
   } catch (error) {

@@ -39,12 +39,6 @@ function newSentinel(sentinels: readonly RedisNodeAddress[], masterName: string,
   const auth = password === undefined ? {} : { password };
   return createSentinel({
     name: masterName,
-    // node-redis gives the first connection (and a command waiting out a
-    // failover) 16 topology scans a second apart, then gives up for good: a
-    // replica started while no sentinel answered stayed not ready for ever.
-    // Never give up, as the standalone client's reconnectStrategy does; a
-    // command meanwhile waits as it would in a standalone offline queue.
-    maxCommandRediscovers: Number.POSITIVE_INFINITY,
     sentinelRootNodes: sentinels.map((node) => ({ host: node.host, port: node.port })),
     nodeClientOptions: { ...auth, commandsQueueMaxLength: queueLimit, socket: socketOptions(maxDelay) },
     sentinelClientOptions: { ...auth, socket: socketOptions(maxDelay) },
@@ -183,6 +177,16 @@ export interface RedisConnectionsOptions {
    * caller used (`publish`, `xAdd`, …): a name chosen by code, never by clients.
    */
   onCommandError?: (connection: string, command: string, error: unknown) => void;
+  /**
+   * A connection's first connect gave up for good. Only a sentinel client
+   * does that: node-redis tries its first topology scan 16 times a second
+   * apart (maxCommandRediscovers), then destroys the client, so a replica
+   * started while no sentinel answered would stay not ready for ever. (The
+   * same setting bounds how long commands wait when every sentinel is down
+   * while the master is fine, which is why it stays at 16.) The replica
+   * exits on it, so its orchestrator starts it again.
+   */
+  onGaveUp?: (connection: string, error: unknown) => void;
 }
 
 interface Tracked {
@@ -280,8 +284,14 @@ export class RedisConnections {
     const tracked = this.#track(name, raw);
     this.#startWatchdog();
     raw.connect().then(tracked.markOpened, (error: unknown) => {
-      // Rejects only when closed before the first connection succeeded.
-      this.#options.logger.debug({ redis: name, err: error }, 'redis connect aborted');
+      // A standalone or cluster client rejects only when closed before its
+      // first connection; a sentinel client also when it gave up (above).
+      if (this.#closing) {
+        this.#options.logger.debug({ redis: name, err: error }, 'redis connect aborted');
+        return;
+      }
+      this.#options.logger.error({ redis: name, err: error }, 'redis connect gave up');
+      this.#options.onGaveUp?.(name, error);
     });
     return this.#guard(tracked);
   }
