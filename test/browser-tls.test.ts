@@ -13,17 +13,16 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { liveManagedCount } from '../scenarios/lib/managed-process.ts';
 import { REPO_ROOT } from '../scenarios/lib/repo-root.ts';
 import { LocalTopology } from '../scenarios/local/local-topology.ts';
+import { launchChromium } from './support/chromium.ts';
 
-const CHROMIUM = process.env.WSK_CHROMIUM ?? '/usr/bin/chromium';
 const RESULTS_DIR = join(REPO_ROOT, 'test-results');
 const WAIT_MS = 10_000;
 
@@ -53,20 +52,13 @@ async function cleanUp(): Promise<void> {
 }
 
 before(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`browser tests need Chromium at ${CHROMIUM}: apt-get install -y chromium, or point WSK_CHROMIUM at one`);
-  }
   try {
     await mkdir(RESULTS_DIR, { recursive: true });
     topology = await LocalTopology.up({ kind: 'local', proxy: 'haproxy', replicas: 3, adapter: 'redis', tls: true });
     const { proxyUrl, tlsCaPem } = topology.endpoints();
     assert.ok(tlsCaPem, 'a TLS topology hands out its CA');
     const spki = await servedSpki(proxyUrl, tlsCaPem);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', `--ignore-certificate-errors-spki-list=${spki}`],
-      timeout: 30_000,
-    });
+    browser = await launchChromium([`--ignore-certificate-errors-spki-list=${spki}`]);
   } catch (error) {
     await cleanUp();
     throw error;

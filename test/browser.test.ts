@@ -8,29 +8,19 @@
  * itself would let CI go green having tested nothing.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { liveManagedCount } from '../scenarios/lib/managed-process.ts';
 import { REPO_ROOT } from '../scenarios/lib/repo-root.ts';
 import { LocalTopology } from '../scenarios/local/local-topology.ts';
+import { launchChromium } from './support/chromium.ts';
 
-const CHROMIUM = process.env.WSK_CHROMIUM ?? '/usr/bin/chromium';
-const LAUNCH_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const RESULTS_DIR = join(REPO_ROOT, 'test-results');
 /** Where the "other site" of the cross-origin test lives: another loopback address, so another origin. */
 const FOREIGN_HOST = '127.0.9.1';
@@ -56,17 +46,10 @@ async function cleanUp(): Promise<void> {
 }
 
 before(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `browser tests need Chromium at ${CHROMIUM}: install it (Debian: apt-get install -y chromium; ` +
-        '`make setup` does it when run as root) or point WSK_CHROMIUM at a Chromium binary',
-    );
-  }
   try {
     await mkdir(RESULTS_DIR, { recursive: true });
     topology = await LocalTopology.up({ kind: 'local', proxy: 'haproxy', replicas: 3, adapter: 'redis' });
-    // A fresh temporary profile per launch; no download, no sandbox (root in CI).
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS, timeout: 30_000 });
+    browser = await launchChromium();
   } catch (error) {
     await cleanUp();
     throw error;
