@@ -7,14 +7,18 @@
  * rule and process it started is removed, even on failure.
  */
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { freeTcpPort } from '../scenarios/lib/free-port.ts';
 import { liveManagedCount } from '../scenarios/lib/managed-process.ts';
 import { waitFor } from '../scenarios/lib/wait-for.ts';
 import { canPartition, cutFromRedis, removePartitionRules } from '../scenarios/local/redis-partition.ts';
+import { startLocalRedis } from '../scenarios/local/redis-ha.ts';
 import { startRedisServer } from '../scenarios/local/redis-server.ts';
 import { createLogger } from './logger.ts';
-import { RedisConnections, staleSentinelError } from './redis-connections.ts';
+import { RedisConnections, SENTINEL_QUIET_MS, staleSentinelError } from './redis-connections.ts';
 
 const PING_INTERVAL_MS = 200;
 const PING_TIMEOUT_MS = 400;
@@ -145,4 +149,56 @@ test('sentinel: a first connection that gives up is reported (onGaveUp), once', 
     await connections.close();
     await closedEarly.close();
   }
+});
+
+/**
+ * Found on Swarm (streams adapter, Sentinel): at start the sentinel client's
+ * observer hit `getaddrinfo ENOTFOUND sentinel-1` (the task not yet in DNS)
+ * after the connections were up. Each connection went back to
+ * 'reconnecting' and recovers once quiet for SENTINEL_QUIET_MS with a PING
+ * answered since; but the streams adapter's reader always has an XREAD BLOCK
+ * out, is never PINGed, and stayed 'reconnecting' for ever (/readyz 503,
+ * then the drain closed every client). A blocking read that returns is an
+ * answer too.
+ */
+test('sentinel: a connection busy with blocking reads recovers from an error once quiet', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'wsk-sentinel-quiet-'));
+  const redis = await startLocalRedis('sentinel', dir);
+  const env = redis.replicaEnv;
+  const connections = new RedisConnections({
+    target: {
+      mode: 'sentinel',
+      sentinels: (env.REDIS_SENTINELS ?? '').split(',').map((hostPort) => {
+        const [host, port] = hostPort.split(':');
+        return { host: host!, port: Number(port) };
+      }),
+      masterName: env.REDIS_SENTINEL_MASTER ?? '',
+    },
+    logger: createLogger({ level: 'silent', replica: 'test' }),
+    pingIntervalMs: 200,
+  });
+  let reading = true;
+  let loop: Promise<void> | undefined;
+  try {
+    const reader = connections.create('reader');
+    await waitFor(() => connections.ready, { what: 'the connection to be ready', timeoutMs: 10_000 });
+    // As the streams adapter does: one XREAD BLOCK after another, always one out.
+    loop = (async () => {
+      for (let i = 0; i < 100 && reading; i++) await reader.xRead({ key: 'wsk-quiet', id: '$' }, { BLOCK: 500 });
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // What the sentinel's observer emitted on Swarm: node-redis wraps the
+    // cause in a new Error, so no address says which node it was about.
+    reader.emit('error', new Error('obseve client error: Error: getaddrinfo ENOTFOUND sentinel-1'));
+    assert.deepEqual(connections.states(), { reader: 'reconnecting' });
+    await waitFor(() => connections.ready, { what: 'the reader to count as ready again once quiet', timeoutMs: SENTINEL_QUIET_MS + 5000, intervalMs: 100 });
+  } finally {
+    // The read in flight ends within its 500 ms block; then close.
+    reading = false;
+    await loop?.catch(() => undefined);
+    await connections.close();
+    await redis.down();
+    await rm(dir, { recursive: true, force: true });
+  }
+  assert.equal(liveManagedCount(), 0);
 });

@@ -577,7 +577,11 @@ export class RedisConnections {
                   const done = (answered: boolean) => {
                     tracked.blocking -= 1;
                     tracked.blockingSince = tracked.blocking > 0 ? performance.now() : undefined;
-                    // A read that came back is an answer.
+                    // A read that came back is an answer: for the unresponsive
+                    // check, and for Sentinel's quiet recovery, which wants an
+                    // answer since the last error (the streams adapter's reader
+                    // always has a read out, so it is never PINGed).
+                    if (answered) tracked.lastPingOkAt = performance.now();
                     if (answered && tracked.unresponsive && tracked.probeSentAt === undefined) tracked.unresponsive = false;
                   };
                   if (result instanceof Promise) result.then(() => done(true), () => done(false));
