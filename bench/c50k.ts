@@ -32,7 +32,7 @@ export const CONNECTIONS_PER_WORKER = 12_500;
 export interface C50kPlan {
   requested: number;
   proxies: number;
-  /** Connections each HAProxy process gets (client i goes to proxy i mod proxies). */
+  /** Connections each HAProxy process gets (consecutive client indexes, one process after the other). */
   perProxy: number[];
   /** maxconn written into each process's copy of haproxy.cfg. */
   maxconn: number;
@@ -81,4 +81,28 @@ export function planC50k(input: C50kInput): C50kPlan {
   }
   const workers = Math.max(input.minWorkers, Math.ceil(input.requested / CONNECTIONS_PER_WORKER));
   return { requested: input.requested, proxies, perProxy, maxconn: largest + 100, proxyCap, perReplica, workers, problems };
+}
+
+/** The address HAProxy process `index` (0-based) connects to the replicas from with --c50k-own-sources. */
+export function c50kSourceAddress(index: number): string {
+  if (!Number.isInteger(index) || index < 0 || index > 253) throw new RangeError(`HAProxy process index must be 0..253, got ${index}`);
+  return `127.0.3.${index + 1}`;
+}
+
+/**
+ * haproxy.cfg for one c50k HAProxy process: the global maxconn replaced by
+ * `maxconn`, and with `source` a `source` line in the replicas backend (the
+ * address its connections to the replicas, health checks included, come
+ * from). Pure; throws when the file no longer has the lines it edits.
+ */
+export function c50kHaproxyConfig(config: string, maxconn: number, source?: string): string {
+  const maxconnLine = /^(\s*maxconn\s+)\d+/m;
+  if (!maxconnLine.test(config)) throw new Error('haproxy.cfg has no global maxconn line to raise');
+  let out = config.replace(maxconnLine, `$1${maxconn}`);
+  if (source !== undefined) {
+    const balance = /^(\s*)(balance\s+\S+.*)$/m;
+    if (!balance.test(out)) throw new Error('haproxy.cfg has no balance line in its backend to put a source line after');
+    out = out.replace(balance, `$1$2\n$1source ${source}`);
+  }
+  return out;
 }

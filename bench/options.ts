@@ -42,6 +42,12 @@ export interface BenchOptions {
   c50k: number;
   /** c50k: HAProxy processes; 0 = as few as the open-files limit allows. */
   c50kProxies: number;
+  /**
+   * c50k: each HAProxy process connects to the replicas from its own
+   * loopback address (a `source` line in its copy of haproxy.cfg) instead of
+   * 127.0.0.1 for all.
+   */
+  c50kOwnSources: boolean;
   /** Generator processes. */
   workers: number;
   only: readonly Workload[];
@@ -76,6 +82,8 @@ export const BENCH_USAGE = `usage: npm run bench -- [options]        (make bench
   --c50k N              connections to hold through several HAProxy processes on the compiled
                         replicas, workload c50k (default 50000; --quick 600)
   --c50k-proxies P      HAProxy processes for c50k (default 0: as few as the open-files limit allows)
+  --c50k-own-sources    c50k: each HAProxy process connects to the replicas from its own address
+                        (127.0.3.N) instead of all from 127.0.0.1
   --workers W           generator processes (default 2; c50k adds its own as its connections need)
   --only LIST           workloads: ${WORKLOADS.join(',')} (default all)
   --targets LIST        targets: ${TARGETS.join(',')} (default all)
@@ -146,10 +154,15 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   let out: string | undefined;
   let report: string | undefined;
   let quick = false;
+  let c50kOwnSources = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--quick') {
       quick = true;
+      continue;
+    }
+    if (arg === '--c50k-own-sources') {
+      c50kOwnSources = true;
       continue;
     }
     if (arg === '--help' || arg === '-h') throw new UsageError([]);
@@ -184,5 +197,5 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   }
   if (problems.length > 0) throw new UsageError(problems);
   const base = { ...DEFAULTS, ...(quick ? QUICK : {}), ...given };
-  return { ...base, only, targets, out, report, quick };
+  return { ...base, c50kOwnSources, only, targets, out, report, quick };
 }

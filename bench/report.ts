@@ -162,7 +162,7 @@ export function c50kSection(run: C50kRun): string[] {
   const out = [
     `## ${int(run.requested)} connections through HAProxy (c50k)`,
     '',
-    `All connections through ${run.proxies} HAProxy processes running haproxy.cfg (maxconn ${int(run.maxconn)} each, client i → process i mod ${run.proxies}), to ${replicas.length} replicas running the compiled server (${run.server}); light WebSocket-only clients, 64 handshakes at a time, each from its own loopback source address, from ${run.generatorWorkers} generator workers. KiB per connection = RSS growth / connections held by those processes.`,
+    `All connections through ${run.proxies} HAProxy processes running haproxy.cfg (maxconn ${int(run.maxconn)} each${run.ownSources ? ', each connecting to the replicas from its own 127.0.3.N' : ''}, client i → process ⌊i / share⌋, one process's share after the other), to ${replicas.length} replicas running the compiled server (${run.server}); light WebSocket-only clients, 64 handshakes at a time, each from its own loopback source address, from ${run.generatorWorkers} generator workers. KiB per connection = RSS growth / connections held by those processes.`,
     '',
     table(
       ['requested', 'connected', 'held', 'failed', 'connect time', 'connections/s', 'KiB/conn replicas', 'KiB/conn HAProxy', 'KiB/conn generator', 'max fds: replica / HAProxy / generator'],
@@ -183,10 +183,11 @@ export function c50kSection(run: C50kRun): string[] {
     ),
     '',
     table(
-      ['process', 'connections', 'RSS before → after MiB', 'KiB/conn', 'fds before → after', 'fd limit'],
+      ['process', 'connections', 'opened in', 'RSS before → after MiB', 'KiB/conn', 'fds before → after', 'fd limit'],
       run.processes.map((p) => [
         p.name,
         int(p.connections),
+        ((share) => (share ? `${r1(share.connectMs / 1000)} s` : ''))(run.perProxy.find((x) => x.name === p.name)),
         `${mib(p.rssBeforeKiB)} → ${mib(p.rssAfterKiB)}`,
         r1(kibPerConnection(p)),
         `${int(p.fdsBefore)} → ${int(p.fdsAfter)}`,

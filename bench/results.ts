@@ -131,6 +131,8 @@ export interface C50kRun {
   proxies: number;
   /** maxconn written into each HAProxy's copy of haproxy.cfg. */
   maxconn: number;
+  /** True when each HAProxy process connected to the replicas from its own address (--c50k-own-sources). */
+  ownSources?: boolean;
   generatorWorkers: number;
   connected: number;
   failed: number;

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { clientSourceAddress } from '../scenarios/lib/client-address.ts';
 import { WaitTimeoutError, waitFor } from '../scenarios/lib/wait-for.ts';
 import { nowUs } from './bench-connection.ts';
-import { haproxyConnectionCap, planC50k } from './c50k.ts';
+import { c50kHaproxyConfig, c50kSourceAddress, haproxyConnectionCap, planC50k } from './c50k.ts';
 import { Generator } from './generator.ts';
 import type { ClientKind, ClientSpec, ConnectResult } from './generator-protocol.ts';
 import { encodeHistogram, latencyStats } from './histogram.ts';
@@ -448,6 +448,9 @@ async function c50kRun(target: Target, stage: Stage, options: BenchOptions, deps
   const limits = [
     `open files per process: soft ${files.soft}, hard ${files.hard}; one HAProxy process holds at most ~${plan.proxyCap} (2 descriptors per connection)`,
     `${plan.proxies} HAProxy processes with maxconn ${plan.maxconn}, ${plan.workers} generator workers`,
+    options.c50kOwnSources
+      ? `HAProxy process i connects to the replicas from 127.0.3.i (a source line added to its haproxy.cfg)`
+      : 'every HAProxy process connects to the replicas from 127.0.0.1 (haproxy.cfg has no source line)',
   ];
   const proxies: Array<{ name: string; url: string; pid: number | undefined; stop: () => Promise<void> }> = [];
   let generator: Generator | undefined;
@@ -455,7 +458,8 @@ async function c50kRun(target: Target, stage: Stage, options: BenchOptions, deps
     for (let i = 0; i < plan.proxies; i++) {
       if (deps.aborted?.()) throw new Error('aborted');
       const name = `haproxy-${i + 1}`;
-      const variant = await target.haproxyVariant(`c50k-${i + 1}`, (config) => config.replace(/^(\s*maxconn\s+)\d+/m, `$1${plan.maxconn}`));
+      const source = options.c50kOwnSources ? c50kSourceAddress(i) : undefined;
+      const variant = await target.haproxyVariant(`c50k-${i + 1}`, (config) => c50kHaproxyConfig(config, plan.maxconn, source));
       proxies.push({ name, url: variant.url, pid: variant.pid, stop: () => variant.stop() });
     }
     generator = await Generator.start({ workers: plan.workers, logFile: join(deps.outDir, 'generator-c50k.log') });
@@ -533,6 +537,7 @@ async function c50kRun(target: Target, stage: Stage, options: BenchOptions, deps
       requested: plan.requested,
       proxies: plan.proxies,
       maxconn: plan.maxconn,
+      ownSources: options.c50kOwnSources,
       generatorWorkers: plan.workers,
       connected,
       failed,
