@@ -44,6 +44,8 @@ describe('c50k options and stage', () => {
     assert.equal(parseBenchArgs([]).c50k, 50_000);
     assert.equal(parseBenchArgs(['--quick']).c50k, 600);
     assert.equal(parseBenchArgs(['--c50k', '1000', '--c50k-proxies', '2']).c50kProxies, 2);
+    assert.equal(parseBenchArgs([]).c50kOwnSources, false);
+    assert.equal(parseBenchArgs(['--c50k-own-sources']).c50kOwnSources, true);
     const stages = planStages(parseBenchArgs(['--only', 'c50k']));
     assert.deepEqual(
       stages.map((s) => [s.name, s.workloads, s.spec.kind === 'local' && s.spec.compiled]),
