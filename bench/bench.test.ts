@@ -16,7 +16,7 @@ import { after, test } from 'node:test';
 import { REPO_ROOT } from '../scenarios/lib/repo-root.ts';
 import { waitFor } from '../scenarios/lib/wait-for.ts';
 import { pidsTagged } from '../test/support/run-tag.ts';
-import type { BenchResults, IdleRun, LoadRun, StormRun } from './results.ts';
+import type { BenchResults, C50kRun, IdleRun, LoadRun, StormRun } from './results.ts';
 
 function runBench(args: string[], tag: string) {
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'bench/cli.ts', ...args], {
@@ -45,11 +45,12 @@ function runBench(args: string[], tag: string) {
 
 const positive = (value: number, what: string) => assert.ok(Number.isFinite(value) && value > 0, `${what} should be > 0, got ${value}`);
 
-test('a tiny bench runs every workload, writes the report and leaves nothing running', { timeout: 120_000 }, async () => {
+test('a tiny bench runs every workload, writes the report and leaves nothing running', { timeout: 150_000 }, async () => {
   const tag = randomUUID();
   const out = await mkdtemp(join(tmpdir(), 'wsk-bench-'));
   const args = ['--quick', '--duration', '1', '--warmup', '0.5', '--clients', '30', '--replicas', '2', '--idle', '200'];
-  const run = runBench([...args, '--targets', 'floor,single,haproxy,peer', '--only', 'fanout,rooms,storm,idle', '--out', out], tag);
+  const c50k = ['--c50k', '200', '--c50k-proxies', '2'];
+  const run = runBench([...args, ...c50k, '--targets', 'floor,single,haproxy,peer', '--only', 'fanout,rooms,storm,idle,c50k', '--out', out], tag);
   const code = await run.exited;
   assert.equal(code, 0, `exit ${code}\n${run.err().slice(-3000)}`);
 
@@ -105,9 +106,32 @@ test('a tiny bench runs every workload, writes the report and leaves nothing run
   positive(idle.held, 'idle connections held');
   positive(idle.viaProxy, 'idle connections through HAProxy');
   assert.ok(idle.processes.some((p) => p.role === 'proxy' && p.rssAfterKiB > 0));
+  const many = results.runs.find((r): r is C50kRun => r.workload === 'c50k');
+  assert.ok(many, 'c50k ran');
+  assert.equal(many.held, 200, 'c50k: every connection held');
+  assert.deepEqual(
+    many.perProxy.map((p) => [p.requested, p.connected]),
+    [
+      [100, 100],
+      [100, 100],
+    ],
+    'c50k: half through each HAProxy',
+  );
+  const tiers = many.processes.filter((p) => p.role === 'proxy' || p.role === 'replica');
+  assert.equal(tiers.length, 4);
+  assert.ok(
+    tiers.every((p) => p.connections > 0 && p.rssAfterKiB > 0 && p.fdsAfter > p.fdsBefore && p.fdLimit > 0),
+    'c50k: memory and descriptors of every HAProxy and replica',
+  );
+  assert.ok(many.affinity && many.affinity.tried > 0 && many.affinity.sameReplica === many.affinity.tried, JSON.stringify(many.affinity));
+  assert.deepEqual(
+    (await readdir(join(REPO_ROOT, 'bench/results')).catch(() => [])).filter((name) => name.startsWith('.server-build-')),
+    [],
+    'the compiled server build is removed',
+  );
 
   const report = await readFile(join(out, 'report.md'), 'utf8');
-  for (const heading of ['## Ratios', '## Fan-out', '## Rooms', '## Connection storm', '## Idle capacity']) {
+  for (const heading of ['## Ratios', '## Fan-out', '## Rooms', '## Connection storm', '## Idle capacity', '## 200 connections through HAProxy (c50k)']) {
     assert.ok(report.includes(heading), `report has ${heading}`);
   }
   assert.match(report, /cross-replica p50 − single-node p50 \(vs single \(no Redis\)\) \| [+-]\d/);

@@ -120,10 +120,11 @@ async function main(argv: readonly string[]): Promise<number> {
   await mkdir(outDir, { recursive: true });
   let target: Target | undefined;
   let generator: Generator | undefined;
+  let stageGenerator: Generator | undefined;
   let aborted = false;
   const uninstall = installShutdown(async () => {
     aborted = true;
-    await Promise.allSettled([target?.down(), generator?.stop()]);
+    await Promise.allSettled([target?.down(), generator?.stop(), stageGenerator?.stop()]);
   }, log);
   try {
     log(`bench: results in ${relative(process.cwd(), outDir) || '.'}`);
@@ -137,6 +138,9 @@ async function main(argv: readonly string[]): Promise<number> {
       },
       onGenerator: (g) => {
         generator = g;
+      },
+      onStageGenerator: (g) => {
+        stageGenerator = g;
       },
     });
     // Ctrl-C: the shutdown handler is taking everything down and exits 130 itself.

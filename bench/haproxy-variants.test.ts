@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { REPO_ROOT } from '../scenarios/lib/repo-root.ts';
+import { c50kHaproxyConfig, c50kSourceAddress } from './c50k.ts';
 import { haproxyTransform, RELAY_KINDS, toTcpMode } from './haproxy-variants.ts';
 
 const shipped = await readFile(join(REPO_ROOT, 'haproxy/haproxy.cfg'), 'utf8');
@@ -66,5 +67,22 @@ describe('haproxy relay variants', () => {
     for (const kind of RELAY_KINDS) {
       if (kind !== 'node-tcp') await check(haproxyTransform(kind)(shipped), kind);
     }
+  });
+
+  it('the c50k copy changes maxconn and, with own sources, adds one source line to the backend; HAProxy accepts both', async () => {
+    const plain = c50kHaproxyConfig(shipped, 8434).split('\n');
+    const lines = shipped.split('\n');
+    assert.deepEqual(
+      plain.filter((line) => !lines.includes(line)),
+      ['    maxconn 8434'],
+    );
+    const sourced = c50kHaproxyConfig(shipped, 8434, c50kSourceAddress(2));
+    const backend = /^backend replicas\n([\s\S]*?)^userlist/m.exec(sourced)?.[1] ?? '';
+    assert.match(backend, /^ {4}balance leastconn\n {4}source 127\.0\.3\.3$/m);
+    assert.equal(sourced.split('\n').length, lines.length + 1);
+    assert.throws(() => c50kHaproxyConfig('global\n', 10), /no global maxconn/);
+    assert.throws(() => c50kSourceAddress(254), RangeError);
+    await check(c50kHaproxyConfig(shipped, 8434), 'c50k');
+    await check(sourced, 'c50k-source');
   });
 });

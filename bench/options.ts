@@ -3,7 +3,7 @@
  * option throws UsageError listing every problem.
  */
 
-export const WORKLOADS = ['fanout', 'rooms', 'storm', 'idle', 'tuning'] as const;
+export const WORKLOADS = ['fanout', 'rooms', 'storm', 'idle', 'c50k', 'tuning'] as const;
 export type Workload = (typeof WORKLOADS)[number];
 
 /**
@@ -35,6 +35,19 @@ export interface BenchOptions {
   stormConcurrency: number;
   /** Idle connections to try to hold across the replicas. */
   idle: number;
+  /**
+   * c50k workload: connections to hold through several HAProxy processes
+   * (the same haproxy.cfg) on the compiled replicas.
+   */
+  c50k: number;
+  /** c50k: HAProxy processes; 0 = as few as the open-files limit allows. */
+  c50kProxies: number;
+  /**
+   * c50k: each HAProxy process connects to the replicas from its own
+   * loopback address (a `source` line in its copy of haproxy.cfg) instead of
+   * 127.0.0.1 for all.
+   */
+  c50kOwnSources: boolean;
   /** Generator processes. */
   workers: number;
   only: readonly Workload[];
@@ -66,7 +79,12 @@ export const BENCH_USAGE = `usage: npm run bench -- [options]        (make bench
   --rooms-per-replica R rooms per replica (default 33; --quick 5)
   --storm-concurrency C concurrent handshakes in the connection storm (default 32; --quick 8)
   --idle N              idle connections to hold across the replicas (default 12000; --quick 600)
-  --workers W           generator processes (default 2)
+  --c50k N              connections to hold through several HAProxy processes on the compiled
+                        replicas, workload c50k (default 50000; --quick 600)
+  --c50k-proxies P      HAProxy processes for c50k (default 0: as few as the open-files limit allows)
+  --c50k-own-sources    c50k: each HAProxy process connects to the replicas from its own address
+                        (127.0.3.N) instead of all from 127.0.0.1
+  --workers W           generator processes (default 2; c50k adds its own as its connections need)
   --only LIST           workloads: ${WORKLOADS.join(',')} (default all)
   --targets LIST        targets: ${TARGETS.join(',')} (default all)
   --out DIR             results directory (default bench/results/<timestamp>)
@@ -84,6 +102,8 @@ const DEFAULTS = {
   roomsPerReplica: 33,
   stormConcurrency: 32,
   idle: 12_000,
+  c50k: 50_000,
+  c50kProxies: 0,
   workers: 2,
 };
 
@@ -95,6 +115,7 @@ const QUICK = {
   roomsPerReplica: 5,
   stormConcurrency: 8,
   idle: 600,
+  c50k: 600,
 };
 
 const NUMERIC: Record<string, { key: keyof typeof DEFAULTS; min: number; max: number; integer: boolean }> = {
@@ -108,6 +129,9 @@ const NUMERIC: Record<string, { key: keyof typeof DEFAULTS; min: number; max: nu
   '--rooms-per-replica': { key: 'roomsPerReplica', min: 1, max: 10_000, integer: true },
   '--storm-concurrency': { key: 'stormConcurrency', min: 1, max: 1000, integer: true },
   '--idle': { key: 'idle', min: 1, max: 60_000, integer: true },
+  // clientSourceAddress gives each client its own loopback source address, up to 62,500.
+  '--c50k': { key: 'c50k', min: 1, max: 62_500, integer: true },
+  '--c50k-proxies': { key: 'c50kProxies', min: 0, max: 32, integer: true },
   '--workers': { key: 'workers', min: 1, max: 32, integer: true },
 };
 
@@ -130,10 +154,15 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   let out: string | undefined;
   let report: string | undefined;
   let quick = false;
+  let c50kOwnSources = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--quick') {
       quick = true;
+      continue;
+    }
+    if (arg === '--c50k-own-sources') {
+      c50kOwnSources = true;
       continue;
     }
     if (arg === '--help' || arg === '-h') throw new UsageError([]);
@@ -168,5 +197,5 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   }
   if (problems.length > 0) throw new UsageError(problems);
   const base = { ...DEFAULTS, ...(quick ? QUICK : {}), ...given };
-  return { ...base, only, targets, out, report, quick };
+  return { ...base, c50kOwnSources, only, targets, out, report, quick };
 }

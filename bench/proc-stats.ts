@@ -210,3 +210,28 @@ export function machineBetween(before: MachineTicks, after: MachineTicks): { pro
 export function ticksToMs(ticks: number): number {
   return (ticks * 1000) / CLOCK_TICKS;
 }
+
+/** Open descriptors of one process (entries of /proc/PID/fd); 0 when it is gone. */
+export async function openFdCount(pid: number): Promise<number> {
+  try {
+    return (await readdir(`/proc/${pid}/fd`)).length;
+  } catch {
+    return 0;
+  }
+}
+
+/** The soft "Max open files" of /proc/PID/limits text; undefined when absent. Pure. */
+export function parseNofileSoft(limits: string): number | undefined {
+  const match = /^Max open files\s+(\d+|unlimited)\s/m.exec(limits);
+  if (!match) return undefined;
+  return match[1] === 'unlimited' ? Number.POSITIVE_INFINITY : Number(match[1]);
+}
+
+/** A process's soft open-files limit (0 when it is gone). */
+export async function nofileSoft(pid: number): Promise<number> {
+  try {
+    return parseNofileSoft(await readFile(`/proc/${pid}/limits`, 'utf8')) ?? 0;
+  } catch {
+    return 0;
+  }
+}

@@ -5,6 +5,8 @@
 import { decodeHistogram, percentileCurve } from './histogram.ts';
 import {
   type BenchResults,
+  type C50kRun,
+  deriveC50k,
   computeRatios,
   deriveLoad,
   type IdleRun,
@@ -146,6 +148,63 @@ function idleRows(runs: readonly IdleRun[]): string[][] {
       `${r1(run.connectMs / 1000)} s`,
     ];
   });
+}
+
+
+/** The c50k stage: totals, then one row per process (memory, descriptors). */
+export function c50kSection(run: C50kRun): string[] {
+  const d = deriveC50k(run);
+  const replicas = run.processes.filter((p) => p.role === 'replica');
+  const limit = (role: string) => {
+    const m = d.maxFds[role];
+    return m ? `${int(m.fds)} of ${int(m.limit)}` : '—';
+  };
+  const out = [
+    `## ${int(run.requested)} connections through HAProxy (c50k)`,
+    '',
+    `All connections through ${run.proxies} HAProxy processes running haproxy.cfg (maxconn ${int(run.maxconn)} each${run.ownSources ? ', each connecting to the replicas from its own 127.0.3.N' : ''}, client i → process ⌊i / share⌋, one process's share after the other), to ${replicas.length} replicas running the compiled server (${run.server}); light WebSocket-only clients, 64 handshakes at a time, each from its own loopback source address, from ${run.generatorWorkers} generator workers. KiB per connection = RSS growth / connections held by those processes.`,
+    '',
+    table(
+      ['requested', 'connected', 'held', 'failed', 'connect time', 'connections/s', 'KiB/conn replicas', 'KiB/conn HAProxy', 'KiB/conn generator', 'max fds: replica / HAProxy / generator'],
+      [
+        [
+          int(run.requested),
+          int(run.connected),
+          int(run.held),
+          int(run.failed),
+          `${r1(run.connectMs / 1000)} s`,
+          int(d.connectsPerSec),
+          r1(d.replicaKiBPerConnection),
+          r1(d.proxyKiBPerConnection),
+          r1(d.generatorKiBPerConnection),
+          `${limit('replica')} / ${limit('proxy')} / ${limit('generator')}`,
+        ],
+      ],
+    ),
+    '',
+    table(
+      ['process', 'connections', 'opened in', 'RSS before → after MiB', 'KiB/conn', 'fds before → after', 'fd limit'],
+      run.processes.map((p) => [
+        p.name,
+        int(p.connections),
+        ((share) => (share ? `${r1(share.connectMs / 1000)} s` : ''))(run.perProxy.find((x) => x.name === p.name)),
+        `${mib(p.rssBeforeKiB)} → ${mib(p.rssAfterKiB)}`,
+        r1(kibPerConnection(p)),
+        `${int(p.fdsBefore)} → ${int(p.fdsAfter)}`,
+        int(p.fdLimit),
+      ]),
+    ),
+    '',
+  ];
+  if (run.affinity) {
+    const a = run.affinity;
+    out.push(
+      `Cookie affinity across the HAProxy processes: ${a.sessions} polling sessions opened at ${run.perProxy[0]?.name ?? 'the first'}, their WSKSRV cookie and sid presented to the ${run.proxies - 1} others: ${a.sameReplica} of ${a.tried} reached the replica holding the session${a.errors.length > 0 ? ` (${a.errors.join('; ')})` : ''}.`,
+      '',
+    );
+  }
+  if (run.limits.length > 0) out.push('Limits:', '', ...run.limits.map((l) => `- ${l}`), '');
+  return out;
 }
 
 export interface Charts {
@@ -429,6 +488,7 @@ export function buildMarkdown(results: BenchResults, replicas: number, chartFile
       if (run.limits.length > 0) out.push(`Limits (${run.target}${run.variant ? `, ${run.variant}` : ''}):`, '', ...run.limits.map((l) => `- ${l}`), '');
     }
   }
+  for (const run of results.runs.filter((r): r is C50kRun => r.workload === 'c50k')) out.push(...c50kSection(run));
   const tuningFanout = fanout.filter((r) => r.variant !== '' && r.spec.kind === 'single' && !r.variant.startsWith('rate '));
   if (tuningFanout.length > 0 || idle.some((r) => r.variant !== '') || results.parserCost) {
     out.push('## Tuning', '');

@@ -106,7 +106,56 @@ export interface IdleRun {
   collected?: { heapBefore: number; heapAfter: number; rssBefore: number; rssAfter: number };
 }
 
-export type Run = LoadRun | StormRun | IdleRun;
+/** A process of the c50k stage: memory and descriptors before and after the connections. */
+export interface C50kProcess {
+  role: string;
+  name: string;
+  /** Connections it held (HAProxy: tunnelled through it; replica: welcomed by it; generator: clients it opened). */
+  connections: number;
+  rssBeforeKiB: number;
+  rssAfterKiB: number;
+  fdsBefore: number;
+  fdsAfter: number;
+  /** Its soft open-files limit. */
+  fdLimit: number;
+}
+
+/** N connections held through several HAProxy processes (same haproxy.cfg) on the compiled replicas. */
+export interface C50kRun {
+  workload: 'c50k';
+  target: string;
+  spec: TargetSpec;
+  /** How the replicas ran: the compiled entry, with plain node. */
+  server: string;
+  requested: number;
+  proxies: number;
+  /** maxconn written into each HAProxy's copy of haproxy.cfg. */
+  maxconn: number;
+  /** True when each HAProxy process connected to the replicas from its own address (--c50k-own-sources). */
+  ownSources?: boolean;
+  generatorWorkers: number;
+  connected: number;
+  failed: number;
+  /** Still open after the hold (the generator's count). */
+  held: number;
+  holdMs: number;
+  /** From the first handshake to the last connection open, ms. */
+  connectMs: number;
+  /** Per HAProxy process: connections opened through it and how long they took. */
+  perProxy: Array<{ name: string; requested: number; connected: number; connectMs: number }>;
+  perReplica: Record<string, number>;
+  /**
+   * A WSKSRV cookie minted by the first HAProxy, presented to every other one
+   * with that session's sid: how many of them knew the session (the others
+   * answered 400 "Session ID unknown").
+   */
+  affinity?: { sessions: number; tried: number; sameReplica: number; errors: string[] };
+  errors: string[];
+  limits: string[];
+  processes: C50kProcess[];
+}
+
+export type Run = LoadRun | StormRun | IdleRun | C50kRun;
 
 export interface Conditions {
   startedAt: string;
@@ -196,6 +245,46 @@ export function deriveLoad(run: LoadRun): LoadDerived {
 
 export function kibPerConnection(process: IdleProcess): number {
   return process.connections > 0 ? (process.rssAfterKiB - process.rssBeforeKiB) / process.connections : 0;
+}
+
+export interface C50kDerived {
+  /** held / requested. */
+  heldRatio: number;
+  /** RSS growth of all replicas / connections they hold, KiB. */
+  replicaKiBPerConnection: number;
+  /** RSS growth of all HAProxy processes / connections through them, KiB. */
+  proxyKiBPerConnection: number;
+  generatorKiBPerConnection: number;
+  /** Connections opened per second over connectMs. */
+  connectsPerSec: number;
+  /** The most descriptors any process of each role held after the connections, and the lowest limit among them. */
+  maxFds: Record<string, { fds: number; limit: number }>;
+}
+
+/** RSS growth of `processes` / the connections they hold, KiB (0 when they hold none). Pure. */
+export function pooledKiBPerConnection(processes: ReadonlyArray<{ connections: number; rssBeforeKiB: number; rssAfterKiB: number }>): number {
+  const connections = sum(processes.map((p) => p.connections));
+  return connections > 0 ? sum(processes.map((p) => p.rssAfterKiB - p.rssBeforeKiB)) / connections : 0;
+}
+
+export function deriveC50k(run: C50kRun): C50kDerived {
+  const byRole = (role: string) => run.processes.filter((p) => p.role === role);
+  const maxFds: C50kDerived['maxFds'] = {};
+  for (const p of run.processes) {
+    const current = maxFds[p.role];
+    maxFds[p.role] = {
+      fds: Math.max(current?.fds ?? 0, p.fdsAfter),
+      limit: Math.min(current?.limit ?? Number.POSITIVE_INFINITY, p.fdLimit),
+    };
+  }
+  return {
+    heldRatio: run.requested > 0 ? run.held / run.requested : 0,
+    replicaKiBPerConnection: pooledKiBPerConnection(byRole('replica')),
+    proxyKiBPerConnection: pooledKiBPerConnection(byRole('proxy')),
+    generatorKiBPerConnection: pooledKiBPerConnection(byRole('generator')),
+    connectsPerSec: run.connectMs > 0 ? (run.connected * 1000) / run.connectMs : 0,
+    maxFds,
+  };
 }
 
 export interface Ratio {
@@ -392,6 +481,37 @@ export function computeRatios(runs: readonly Run[], replicas: number): Ratio[] {
           }
         : missing('KiB per idle connection at HAProxy', 'KiB', 'reported', 'no connection went through HAProxy'),
     );
+  }
+  const c50k = runs.find((run): run is C50kRun => run.workload === 'c50k');
+  if (!c50k) {
+    ratios.push(missing('connections held through HAProxy (c50k)', 'connections', '≥ 50,000', 'c50k run missing'));
+  } else {
+    const d = deriveC50k(c50k);
+    const replicaCount = c50k.processes.filter((p) => p.role === 'replica').length;
+    ratios.push({
+      name: `connections held through ${c50k.proxies} HAProxy processes across ${replicaCount} compiled replicas`,
+      value: c50k.held,
+      unit: 'connections',
+      target: '≥ 50,000',
+      met: c50k.held >= 50_000,
+      basis: `held ${c50k.held} of ${c50k.requested} for ${c50k.holdMs} ms, all through HAProxy; opened in ${c50k.connectMs} ms`,
+    });
+    ratios.push({
+      name: 'KiB per connection at a compiled replica (c50k)',
+      value: round(d.replicaKiBPerConnection, 1),
+      unit: 'KiB',
+      target: 'reported',
+      met: undefined,
+      basis: 'RSS growth of the replicas / connections they hold',
+    });
+    ratios.push({
+      name: 'KiB per connection at HAProxy (c50k)',
+      value: round(d.proxyKiBPerConnection, 1),
+      unit: 'KiB',
+      target: 'reported',
+      met: undefined,
+      basis: `RSS growth of the ${c50k.proxies} HAProxy processes / connections tunnelled through them`,
+    });
   }
   return ratios;
 }

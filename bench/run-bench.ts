@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { clientSourceAddress } from '../scenarios/lib/client-address.ts';
 import { WaitTimeoutError, waitFor } from '../scenarios/lib/wait-for.ts';
 import { nowUs } from './bench-connection.ts';
+import { c50kHaproxyConfig, c50kSourceAddress, haproxyConnectionCap, planC50k } from './c50k.ts';
 import { Generator } from './generator.ts';
 import type { ClientKind, ClientSpec, ConnectResult } from './generator-protocol.ts';
 import { encodeHistogram, latencyStats } from './histogram.ts';
@@ -20,15 +21,28 @@ import { measureParserCost } from './parser-cost.ts';
 import {
   machineBetween,
   machineTicks,
+  nofileSoft,
+  openFdCount,
   type ProcessSample,
   sampleProcesses,
   usageBetween,
   type WatchedProcess,
 } from './proc-stats.ts';
-import type { BenchResults, ClientsInfo, Conditions, IdleProcess, IdleRun, LoadRun, Run, StormRun } from './results.ts';
+import type {
+  BenchResults,
+  C50kProcess,
+  C50kRun,
+  ClientsInfo,
+  Conditions,
+  IdleProcess,
+  IdleRun,
+  LoadRun,
+  Run,
+  StormRun,
+} from './results.ts';
 import { startTarget, type Target, type TargetSpec, targetLabel } from './targets.ts';
 
-export type StageWorkload = 'fanout' | 'rooms' | 'storm' | 'idle';
+export type StageWorkload = 'fanout' | 'rooms' | 'storm' | 'idle' | 'c50k';
 
 export interface Stage {
   name: string;
@@ -111,6 +125,8 @@ export function planStages(options: Pick<BenchOptions, 'only' | 'targets' | 'rep
   }
   if (has('idle')) add('idle', cluster('haproxy', 'redis'), ['idle']);
   if (has('idle') && target('peer')) add('peer idle', PEER, ['idle']);
+  // Through several HAProxy processes on the compiled replicas (see c50k.ts); its own stage, its own generator.
+  if (has('c50k')) add('c50k', { ...cluster('haproxy', 'redis'), compiled: true }, ['c50k']);
   if (has('tuning')) {
     for (const { variant, env } of TUNING_FANOUT) add(`tuning: ${variant}`, { kind: 'single', env }, ['fanout'], variant);
     // What an upgrade buys: the same replica on the next Node majors (--targets nodes).
@@ -136,6 +152,8 @@ export interface RunBenchDeps {
   /** Called with the target while it is up, so a Ctrl-C handler can take it down. */
   onTarget?: (target: Target | undefined) => void;
   onGenerator?: (generator: Generator | undefined) => void;
+  /** The c50k stage's own generator, while it runs (Ctrl-C stops it too). */
+  onStageGenerator?: (generator: Generator | undefined) => void;
 }
 
 const CONNECT_TIMEOUT_MS = 15_000;
@@ -244,10 +262,7 @@ export async function openFilesLimit(): Promise<{ soft: number; hard: number }> 
   return { soft: parse(match?.[1]), hard: parse(match?.[2]) };
 }
 
-/** HAProxy needs two descriptors per tunnelled connection, plus listeners, checks and DNS. */
-export function haproxyConnectionCap(openFiles: number): number {
-  return Math.max(0, Math.floor((openFiles - 400) / 2));
-}
+export { haproxyConnectionCap };
 
 async function idleRun(
   generator: Generator,
@@ -352,6 +367,195 @@ async function idleRun(
         }
       : {}),
   };
+}
+
+/** Size of net.ipv4.ip_local_port_range (ports one source address has towards one destination). */
+async function ephemeralPorts(): Promise<number> {
+  try {
+    const [low, high] = (await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')).trim().split(/\s+/).map(Number);
+    return Number.isFinite(low) && Number.isFinite(high) ? high! - low! + 1 : 28_232;
+  } catch {
+    return 28_232;
+  }
+}
+
+async function sampleFds(watched: readonly WatchedProcess[]): Promise<Map<string, { fds: number; limit: number }>> {
+  const out = new Map<string, { fds: number; limit: number }>();
+  for (const p of watched) out.set(p.name, { fds: await openFdCount(p.pid), limit: await nofileSoft(p.pid) });
+  return out;
+}
+
+/**
+ * A WSKSRV cookie and sid from a polling handshake at the first proxy,
+ * presented with a no-op packet to every other proxy: 200 when that proxy
+ * sent it to the replica holding the session, 400 "Session ID unknown" when
+ * not. Bounded: `sessions` handshakes, a 5 s timeout per request.
+ */
+async function crossProxyAffinity(urls: readonly string[], sessions = 3): Promise<NonNullable<C50kRun['affinity']>> {
+  const result = { sessions: 0, tried: 0, sameReplica: 0, errors: [] as string[] };
+  const remember = (message: string) => {
+    if (result.errors.length < 5 && !result.errors.includes(message)) result.errors.push(message);
+  };
+  for (let s = 0; s < sessions; s++) {
+    try {
+      const handshake = await fetch(`${urls[0]}/socket.io/?EIO=4&transport=polling`, { signal: AbortSignal.timeout(5000) });
+      const body = await handshake.text();
+      const cookie = /WSKSRV=[^;]+/.exec(handshake.headers.get('set-cookie') ?? '')?.[0];
+      const sid = /"sid":"([^"]+)"/.exec(body)?.[1];
+      if (!handshake.ok || !cookie || !sid) {
+        remember(`handshake at ${urls[0]}: ${handshake.status}, cookie ${cookie ? 'set' : 'missing'}, sid ${sid ? 'set' : 'missing'}`);
+        continue;
+      }
+      result.sessions += 1;
+      for (const url of urls.slice(1)) {
+        result.tried += 1;
+        const response = await fetch(`${url}/socket.io/?EIO=4&transport=polling&sid=${encodeURIComponent(sid)}`, {
+          method: 'POST',
+          body: '6',
+          headers: { cookie, 'content-type': 'text/plain;charset=UTF-8' },
+          signal: AbortSignal.timeout(5000),
+        });
+        const text = await response.text();
+        if (response.ok) result.sameReplica += 1;
+        else remember(`${url}: ${response.status} ${text.slice(0, 80)}`);
+      }
+    } catch (error) {
+      remember(error instanceof Error ? error.message : String(error));
+    }
+  }
+  return result;
+}
+
+/**
+ * c50k: options.c50k connections, all through `plan.proxies` HAProxy
+ * processes running haproxy.cfg (maxconn raised to their share), to the
+ * compiled replicas, from a generator of the stage's own with enough
+ * workers; every HAProxy and worker is stopped, also on failure.
+ */
+async function c50kRun(target: Target, stage: Stage, options: BenchOptions, deps: RunBenchDeps): Promise<C50kRun> {
+  const { log } = deps;
+  const files = await openFilesLimit();
+  const plan = planC50k({
+    requested: options.c50k,
+    replicas: options.replicas,
+    openFiles: files.soft,
+    proxies: options.c50kProxies,
+    minWorkers: options.workers,
+    ephemeralPorts: await ephemeralPorts(),
+  });
+  if (plan.problems.length > 0) throw new Error(`c50k cannot run: ${plan.problems.join('; ')}`);
+  if (!target.haproxyVariant) throw new Error('c50k needs the local HAProxy topology');
+  const limits = [
+    `open files per process: soft ${files.soft}, hard ${files.hard}; one HAProxy process holds at most ~${plan.proxyCap} (2 descriptors per connection)`,
+    `${plan.proxies} HAProxy processes with maxconn ${plan.maxconn}, ${plan.workers} generator workers`,
+    options.c50kOwnSources
+      ? `HAProxy process i connects to the replicas from 127.0.3.i (a source line added to its haproxy.cfg)`
+      : 'every HAProxy process connects to the replicas from 127.0.0.1 (haproxy.cfg has no source line)',
+  ];
+  const proxies: Array<{ name: string; url: string; pid: number | undefined; stop: () => Promise<void> }> = [];
+  let generator: Generator | undefined;
+  try {
+    for (let i = 0; i < plan.proxies; i++) {
+      if (deps.aborted?.()) throw new Error('aborted');
+      const name = `haproxy-${i + 1}`;
+      const source = options.c50kOwnSources ? c50kSourceAddress(i) : undefined;
+      const variant = await target.haproxyVariant(`c50k-${i + 1}`, (config) => c50kHaproxyConfig(config, plan.maxconn, source));
+      proxies.push({ name, url: variant.url, pid: variant.pid, stop: () => variant.stop() });
+    }
+    generator = await Generator.start({ workers: plan.workers, logFile: join(deps.outDir, 'generator-c50k.log') });
+    deps.onStageGenerator?.(generator);
+    const servers = target.processes().filter((p) => p.role === 'replica');
+    const proxyWatch: WatchedProcess[] = proxies.flatMap((p) => (p.pid === undefined ? [] : [{ role: 'proxy' as const, name: p.name, pid: p.pid }]));
+    const watched = [...servers, ...proxyWatch, ...generatorProcesses(generator)];
+    const before = await sampleProcesses(watched);
+    const fdsBefore = await sampleFds(watched);
+    const perProxy: C50kRun['perProxy'] = [];
+    const perReplica: Record<string, number> = {};
+    const perWorker = new Map<string, number>();
+    const errors = new Set<string>();
+    let connected = 0;
+    let failed = 0;
+    log(`  c50k: opening ${plan.requested} connections through ${plan.proxies} HAProxy processes (${plan.perProxy.join(', ')})`);
+    const started = performance.now();
+    let first = 0;
+    for (const [i, proxy] of proxies.entries()) {
+      if (deps.aborted?.()) break;
+      const specs: ClientSpec[] = Array.from({ length: plan.perProxy[i]! }, (_, k) => ({
+        index: first + k,
+        url: proxy.url,
+        localAddress: clientSourceAddress(first + k),
+      }));
+      first += specs.length;
+      const proxyStarted = performance.now();
+      const result = await generator.connect('socket.io', specs, { concurrency: 64, timeoutMs: CONNECT_TIMEOUT_MS });
+      const proxyMs = Math.round(performance.now() - proxyStarted);
+      perProxy.push({ name: proxy.name, requested: specs.length, connected: result.connected, connectMs: proxyMs });
+      connected += result.connected;
+      failed += result.failed;
+      for (const error of result.errors) errors.add(error);
+      for (const [replica, count] of Object.entries(result.replicas)) perReplica[replica] = (perReplica[replica] ?? 0) + count;
+      log(`  c50k: ${proxy.name} ${result.connected}/${specs.length} in ${proxyMs} ms${result.failed ? `, ${result.failed} failed` : ''}`);
+    }
+    const connectMs = Math.round(performance.now() - started);
+    // Clients go to the workers round-robin, call by call: worker w tried every plan.workers-th client of each share.
+    for (const share of plan.perProxy) {
+      for (const [w, worker] of generator.processes().entries()) {
+        const opened = Math.floor(share / plan.workers) + (w < share % plan.workers ? 1 : 0);
+        perWorker.set(worker.name, (perWorker.get(worker.name) ?? 0) + opened);
+      }
+    }
+    if (failed > 0) limits.push(`${failed} connections failed: ${[...errors].slice(0, 5).join('; ')}`);
+    const holdMs = options.quick ? 1000 : 5000;
+    log(`  c50k: ${connected} open after ${connectMs} ms; holding ${holdMs} ms`);
+    await sleep(holdMs);
+    const counts = await generator.counts();
+    const after = await sampleProcesses(watched);
+    const fdsAfter = await sampleFds(watched);
+    const affinity = await crossProxyAffinity(proxies.map((p) => p.url));
+    const find = (samples: ProcessSample[], name: string) => samples.find((sample) => sample.name === name);
+    const processes: C50kProcess[] = watched.map((p) => ({
+      role: p.role,
+      name: p.name,
+      connections:
+        p.role === 'proxy'
+          ? (perProxy.find((x) => x.name === p.name)?.connected ?? 0)
+          : p.role === 'replica'
+            ? (perReplica[p.name] ?? 0)
+            : (perWorker.get(p.name) ?? 0),
+      rssBeforeKiB: find(before, p.name)?.rssKiB ?? 0,
+      rssAfterKiB: find(after, p.name)?.rssKiB ?? 0,
+      fdsBefore: fdsBefore.get(p.name)?.fds ?? 0,
+      fdsAfter: fdsAfter.get(p.name)?.fds ?? 0,
+      fdLimit: fdsAfter.get(p.name)?.limit ?? 0,
+    }));
+    await generator.closeClients();
+    return {
+      workload: 'c50k',
+      target: targetLabel(stage.spec),
+      spec: stage.spec,
+      server: 'node <build>/server/main.js (tsc -p tsconfig.build.json, no tsx)',
+      requested: plan.requested,
+      proxies: plan.proxies,
+      maxconn: plan.maxconn,
+      ownSources: options.c50kOwnSources,
+      generatorWorkers: plan.workers,
+      connected,
+      failed,
+      held: counts.open,
+      holdMs,
+      connectMs,
+      perProxy,
+      perReplica,
+      affinity,
+      errors: [...errors].slice(0, 5),
+      limits,
+      processes,
+    };
+  } finally {
+    deps.onStageGenerator?.(undefined);
+    await generator?.stop().catch(() => undefined);
+    await Promise.allSettled(proxies.map((p) => p.stop()));
+  }
 }
 
 async function collectedMemory(url: string): Promise<{ heapUsed: number; rss: number }> {
@@ -475,6 +679,11 @@ async function runStage(
       const run = await idleRun(generator, target, stage, options, log);
       runs.push(run);
       log(`  idle: held ${run.held} of ${run.requested} (${run.viaProxy} via HAProxy)`);
+    }
+    if (stage.workloads.includes('c50k') && !deps.aborted?.()) {
+      const run = await c50kRun(target, stage, options, deps);
+      runs.push(run);
+      log(`  c50k: held ${run.held} of ${run.requested} through ${run.proxies} HAProxy processes`);
     }
   } finally {
     await generator.closeClients().catch(() => undefined);

@@ -12,9 +12,12 @@
  * - `local`: the local topology (LocalTopology: real redis-server, HAProxy or
  *   Nginx, N replicas), clients through the proxy or straight at the replicas.
  */
-import { mkdir } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { REPO_ROOT } from '../scenarios/lib/repo-root.ts';
 import { freeTcpPort } from '../scenarios/lib/free-port.ts';
 import { type ManagedProcess, spawnManaged } from '../scenarios/lib/managed-process.ts';
 import { waitFor } from '../scenarios/lib/wait-for.ts';
@@ -25,6 +28,8 @@ import type { ConnectionMode } from './bench-connection.ts';
 import { nodeBinary } from './node-binaries.ts';
 import { haproxyTransform, RELAY_LABELS, type RelayKind } from './haproxy-variants.ts';
 import type { WatchedProcess } from './proc-stats.ts';
+
+const execFileAsync = promisify(execFile);
 
 export type TargetSpec =
   | { kind: 'floor' }
@@ -49,6 +54,8 @@ export type TargetSpec =
        */
       relay?: RelayKind;
       env?: Record<string, string>;
+      /** Replicas run as the compiled server (tsc -p tsconfig.build.json, plain node), as the image runs them. */
+      compiled?: boolean;
     };
 
 export interface Target {
@@ -67,6 +74,31 @@ export interface Target {
   /** For idle capacity: a second HAProxy on the same replicas, from haproxy.cfg with `transform` applied. */
   haproxyVariant?(name: string, transform: (config: string) => string): Promise<ProxyVariant>;
   down(): Promise<void>;
+}
+
+/**
+ * Compile server/ as the Dockerfile does (`tsc -p tsconfig.build.json`, plus
+ * server/public beside it) into a directory of its own under bench/results/
+ * (inside the repository, so the build's imports find node_modules; git
+ * ignores it), removed by `remove()`.
+ */
+export async function buildServer(): Promise<{ entry: string; remove: () => Promise<void> }> {
+  const parent = join(REPO_ROOT, 'bench/results');
+  await mkdir(parent, { recursive: true });
+  const dir = await mkdtemp(join(parent, '.server-build-'));
+  const remove = () => rm(dir, { recursive: true, force: true });
+  try {
+    await execFileAsync(join(REPO_ROOT, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json', '--outDir', dir], {
+      cwd: REPO_ROOT,
+      timeout: 120_000,
+    });
+    await cp(join(REPO_ROOT, 'server/public'), join(dir, 'server/public'), { recursive: true });
+  } catch (error) {
+    await remove();
+    const output = error as { stdout?: string; stderr?: string; message?: string };
+    throw new Error(`tsc -p tsconfig.build.json failed: ${`${output.stdout ?? ''}${output.stderr ?? ''}`.trim() || output.message}`);
+  }
+  return { entry: join(dir, 'server/main.js'), remove };
 }
 
 const SERVERS = fileURLToPath(new URL('./servers/', import.meta.url));
@@ -120,7 +152,7 @@ export function targetLabel(spec: TargetSpec): string {
   if (spec.kind === 'peer') return `node cluster ×${spec.workers} (sticky)`;
   if (spec.direct) return `direct ×${spec.replicas} +${spec.adapter}`;
   if (spec.relay) return `relay: ${RELAY_LABELS[spec.relay]} ×${spec.replicas}`;
-  return `${spec.proxy}+${spec.adapter} ×${spec.replicas}`;
+  return `${spec.proxy}+${spec.adapter} ×${spec.replicas}${spec.compiled ? ' (compiled)' : ''}`;
 }
 
 export async function startTarget(spec: TargetSpec, logDir: string): Promise<Target> {
@@ -150,16 +182,31 @@ export async function startTarget(spec: TargetSpec, logDir: string): Promise<Tar
     };
   }
   if (spec.kind === 'peer') return startPeer(spec, logDir);
-  const topology = await LocalTopology.up({
-    kind: 'local',
-    proxy: spec.proxy,
-    adapter: spec.adapter,
-    replicas: spec.replicas,
-    logDir,
-    // No drain on the way down: the bench does not measure shutdowns, and
-    // each stage would otherwise wait DRAIN_DELAY_MS per replica.
-    replicaEnv: { LOG_LEVEL: 'warn', DRAIN_DELAY_MS: '0', ...spec.env },
-  });
+  const build = spec.compiled ? await buildServer() : undefined;
+  let topology: LocalTopology;
+  try {
+    topology = await LocalTopology.up({
+      kind: 'local',
+      proxy: spec.proxy,
+      adapter: spec.adapter,
+      replicas: spec.replicas,
+      logDir,
+      // No drain on the way down: the bench does not measure shutdowns, and
+      // each stage would otherwise wait DRAIN_DELAY_MS per replica.
+      replicaEnv: { LOG_LEVEL: 'warn', DRAIN_DELAY_MS: '0', ...spec.env },
+      ...(build ? { replicaEntry: build.entry } : {}),
+    });
+  } catch (error) {
+    await build?.remove();
+    throw error;
+  }
+  if (build) {
+    const down = topology.down.bind(topology);
+    topology.down = async () => {
+      await down();
+      await build.remove();
+    };
+  }
   const endpoints = topology.endpoints();
   const replicaUrls = endpoints.replicas.map((replica) => replica.url);
   if (spec.relay) return startRelay(spec, spec.relay, topology, replicaUrls, logDir);

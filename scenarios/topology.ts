@@ -38,6 +38,13 @@ export interface TopologyOptions {
    * drivers deploy the files as they are and ignore it.
    */
   proxyTimeouts?: ProxyTimeouts;
+  /**
+   * Local driver only: run the replicas from this compiled entry (e.g. a
+   * `tsc -p tsconfig.build.json` build's server/main.js) with plain `node`,
+   * as the image does, instead of server/main.ts through tsx (the benchmark
+   * measures memory this way).
+   */
+  replicaEntry?: string;
 }
 
 /** Proxy timeouts that can cut an idle Socket.IO connection, in ms; unset ones keep the production values. */

@@ -278,6 +278,7 @@ export class LocalTopology implements Topology {
       port: this.replicaPort,
       env: this.replicaEnv(),
       logFile: join(this.logDir, `${replica.endpoint.id}.log`),
+      ...(this.options.replicaEntry ? { entry: this.options.replicaEntry } : {}),
     });
   }
 

@@ -9,11 +9,14 @@ export interface ReplicaSpec {
   port: number;
   env: Readonly<Record<string, string>>;
   logFile?: string;
+  /** A compiled entry (.js) run with plain node; default server/main.ts through tsx. */
+  entry?: string;
 }
 
-/** Start `server/main.ts` as its own process and wait until its /readyz says 200. */
+/** Start `server/main.ts` (or `spec.entry`) as its own process and wait until its /readyz says 200. */
 export async function startReplicaProcess(spec: ReplicaSpec, readyTimeoutMs = 20_000): Promise<ManagedProcess> {
-  const child = spawnManaged(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'server/main.ts')], {
+  const args = spec.entry ? [spec.entry] : ['--import', 'tsx', join(REPO_ROOT, 'server/main.ts')];
+  const child = spawnManaged(process.execPath, args, {
     name: spec.id,
     cwd: REPO_ROOT,
     env: {
