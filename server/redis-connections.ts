@@ -141,8 +141,18 @@ export const SENTINEL_SETTLE_MS = 1000;
  * while a new client serves. Counted, they held /readyz at 503 for good
  * after a failover on the Compose Sentinel stack (measured: 2 of 3 replicas
  * stuck, with their subscriptions live on the new master).
+ *
+ * Also true for errors of the sentinel side, not of any data node: the
+ * topology observer's, which node-redis emits per sentinel as a string
+ * (`obseve client error: …`, its spelling) before it tries the next one, and
+ * its sentinel connection's (`Sentinel Client (host:port): …`). On Swarm,
+ * where every service starts at once, `getaddrinfo ENOTFOUND sentinel-1`
+ * from the observer (a sentinel not yet in DNS) flapped replicas' /readyz
+ * for ~13 s after start, and one got no client in the CI run.
  */
 export function staleSentinelError(client: unknown, error: unknown): boolean {
+  const message = typeof error === 'string' ? error : error instanceof Error ? error.message : '';
+  if (message.startsWith('obseve client error') || message.startsWith('Sentinel Client (')) return true;
   const master = (client as { getMasterNode?: () => { host: string; port: number } | undefined }).getMasterNode?.();
   if (!master || typeof error !== 'object' || error === null) return false;
   const { hostname, address, port } = error as { hostname?: unknown; address?: unknown; port?: unknown };
